@@ -1,0 +1,48 @@
+# Two entry points: `make demo` (all scenarios end to end) and `make test` (the whole suite).
+# Both install into .venv on first use from the compiled lock (requirements.lock).
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export MLOPS_DATA_ROOT ?= $(CURDIR)/.local
+export PYTHONHASHSEED := 0
+
+.PHONY: install demo test test-fast bench lint airflow-ui mlflow-ui clean lock
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+test: $(STAMP)
+	$(BIN)/ruff check include plugins dags tests bench scripts
+	$(BIN)/python -m pytest -p no:cacheprovider -ra tests
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider -ra -m "not e2e" tests
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check include plugins dags tests bench scripts
+
+airflow-ui: $(STAMP)
+	$(BIN)/python scripts/airflow_env.py api-server --port 8080
+
+mlflow-ui: $(STAMP)
+	$(BIN)/python scripts/airflow_env.py mlflow-ui --port 5000
+
+# Recompile the lock after changing pyproject.toml dependencies.
+lock: $(STAMP)
+	$(BIN)/uv pip compile --python $(BIN)/python --no-header --no-annotate --extra dev pyproject.toml -o requirements.lock
+
+clean:
+	rm -rf .local

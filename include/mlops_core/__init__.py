@@ -1,0 +1,1 @@
+"""Domain logic for the MLOps pipelines: pure Python, no Airflow imports."""

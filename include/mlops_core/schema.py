@@ -1,0 +1,95 @@
+"""Dataset schemas are configuration: a JSON file names the id, timestamp, label and feature
+columns, so the pipelines run on a user's own transactions file without code changes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NumericColumn:
+    name: str
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSchema:
+    """Columns of a labelled event table.
+
+    Attributes:
+        name: dataset name; also the lake folder (``landing/<name>/dt=YYYY-MM-DD/``).
+        id_column: unique event id.
+        timestamp_column: event time; every row must fall inside its partition's day (UTC).
+        label_column: binary target; optional when scoring.
+        label_values: allowed label values.
+        numeric: numeric feature columns with allowed ranges.
+        categorical: categorical feature columns (unseen categories are fine at scoring).
+        passthrough: other required columns, copied to outputs (e.g. customer id).
+        min_rows: a partition with fewer rows fails validation.
+    """
+
+    name: str
+    id_column: str
+    timestamp_column: str
+    label_column: str | None
+    label_values: tuple[int, ...] = (0, 1)
+    numeric: tuple[NumericColumn, ...] = ()
+    categorical: tuple[str, ...] = ()
+    passthrough: tuple[str, ...] = ()
+    min_rows: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return [c.name for c in self.numeric] + list(self.categorical)
+
+    @property
+    def model_input_columns(self) -> list[str]:
+        """Columns the fitted pipeline reads (the timestamp feeds time-of-day features)."""
+        return [self.timestamp_column, *self.feature_columns]
+
+    def required_columns(self, *, with_label: bool) -> list[str]:
+        cols = [self.id_column, self.timestamp_column, *self.passthrough, *self.feature_columns]
+        if with_label and self.label_column:
+            cols.append(self.label_column)
+        return cols
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["numeric"] = [asdict(c) for c in self.numeric]
+        return data
+
+    def fingerprint(self) -> str:
+        payload = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(payload).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetSchema:
+        data = dict(data)
+        numeric = tuple(NumericColumn(**c) for c in data.pop("numeric", []))
+        return cls(
+            numeric=numeric,
+            label_values=tuple(data.pop("label_values", (0, 1))),
+            categorical=tuple(data.pop("categorical", ())),
+            passthrough=tuple(data.pop("passthrough", ())),
+            **data,
+        )
+
+
+def load_schema(name_or_path: str | Path) -> DatasetSchema:
+    """Load a schema: a path to a JSON file, or the name of a bundled one (``fraud``)."""
+    path = Path(name_or_path)
+    if path.suffix == ".json" and path.exists():
+        text = path.read_text()
+    else:
+        ref = resources.files("mlops_core.schemas").joinpath(f"{name_or_path}.json")
+        if not ref.is_file():
+            raise FileNotFoundError(f"no schema file or bundled schema named {name_or_path!r}")
+        text = ref.read_text()
+    return DatasetSchema.from_dict(json.loads(text))

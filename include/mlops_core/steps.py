@@ -1,0 +1,295 @@
+"""Task-sized units: each composes the domain modules for one pipeline step.
+
+Operators in plugins/ call exactly one of these, passing plain values (dates, names,
+thresholds); the functions return small JSON-able dicts suitable for XCom.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlops_core import lake, registry
+from mlops_core.config import Settings
+from mlops_core.errors import CorruptInputError, DataValidationError, GateRejectedError
+from mlops_core.evaluate import GateThresholds, GateVerdict, classification_metrics, evaluate_gate
+from mlops_core.extract import ExtractResult, extract_partition
+from mlops_core.quarantine import quarantine_batch
+from mlops_core.sample_data import generate_transactions
+from mlops_core.schema import DatasetSchema
+from mlops_core.score import ScoringManifest, file_sha256, score_file
+from mlops_core.storage import Storage
+from mlops_core.train import TrainParams, load_training_set, train_model
+from mlops_core.validate import ValidationReport, validate_frame
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def land_sample_partition(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: dt.date,
+    *,
+    seed: int = 7,
+    rows: int = 5_000,
+    fmt: str = "csv",
+    drift: float = 0.0,
+) -> dict[str, Any]:
+    """Generate a day of synthetic transactions into the landing zone, then ``_SUCCESS``."""
+    frame = generate_transactions(day, seed=seed, n_rows=rows, drift=drift)
+    prefix = lake.landing_prefix(schema.name, day)
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False, compression="zstd")
+        key, data = prefix + "part-000.parquet", buf.getvalue()
+    else:
+        out = frame.copy()
+        out[schema.timestamp_column] = out[schema.timestamp_column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        key, data = prefix + "part-000.csv", out.to_csv(index=False).encode()
+    storage.write_bytes(key, data)
+    storage.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
+    return {"key": key, "rows": len(frame), "fraud_rate": float(frame[schema.label_column].mean())}
+
+
+def extract(storage: Storage, schema: DatasetSchema, day: dt.date, batch_id: str) -> ExtractResult:
+    """Extract the day's landing partition; an unparseable batch is quarantined first."""
+    try:
+        return extract_partition(storage, schema, day)
+    except CorruptInputError as exc:
+        where = quarantine_batch(storage, schema, day, batch_id, {"check": "parse", "error": str(exc)})
+        raise CorruptInputError(
+            f"{exc}\nThe raw batch was moved to {where}. Fix or re-export the file, land it "
+            "again with a _SUCCESS marker, and clear the failed task."
+        ) from exc
+
+
+def validate(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: dt.date,
+    *,
+    settings: Settings,
+    batch_id: str,
+    with_label: bool,
+) -> ValidationReport:
+    """Validate the working partition; mark it validated, or quarantine it and raise.
+
+    Raises:
+        DataValidationError: any critical expectation failed. The message lists each failing
+            check with counts and sample rows, and where the raw batch now is.
+    """
+    key = lake.working_data_key(schema.name, day)
+    with storage.local_copy(key) as path:
+        frame = pd.read_parquet(path)
+    docs = settings.reports_dir / "data_docs" / schema.name
+    report = validate_frame(frame, schema, day, with_label=with_label, docs_dir=docs)
+    prefix = lake.working_prefix(schema.name, day)
+    if report.success:
+        storage.write_bytes(prefix + lake.VALIDATED_MARKER, registry.dumps(report.to_dict()).encode())
+        return report
+    where = quarantine_batch(storage, schema, day, batch_id, report.to_dict())
+    for stale in storage.list(prefix):
+        storage.delete(stale)
+    raise DataValidationError(
+        f"{report.summary()}\nThe raw batch was moved to {where} (validation.json beside it); "
+        f"Data Docs: {report.data_docs}. Nothing downstream ran and the champion model is "
+        "unchanged. Fix the producer, land a corrected batch, and clear this task.",
+        quarantine_path=where,
+    )
+
+
+def code_version() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(_REPO_ROOT), "rev-parse", "--short=12", "HEAD"],  # noqa: S607
+            capture_output=True, text=True, timeout=5, check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def lock_hash() -> str:
+    lock = _REPO_ROOT / "requirements.lock"
+    return hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.exists() else "unknown"
+
+
+def train(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: dt.date,
+    *,
+    settings: Settings,
+    params: TrainParams,
+    experiment: str,
+) -> dict[str, Any]:
+    """Train on the validated window ending at ``day`` and log the run to MLflow."""
+    data = load_training_set(storage, schema, day, params.window_days)
+    result = train_model(data.frame, schema, params)
+    suite_hashes = sorted(
+        {
+            json.loads(storage.read_bytes(lake.working_prefix(schema.name, d) + lake.VALIDATED_MARKER))[
+                "suite_hash"
+            ]
+            for d in data.partitions
+        }
+    )
+    tags = {
+        "data_fingerprint": data.fingerprint,
+        "data_partitions": ",".join(sorted(data.partitions)),
+        "code_version": code_version(),
+        "lock_hash": lock_hash(),
+        "expectation_suite_hash": ",".join(suite_hashes),
+        "schema_fingerprint": schema.fingerprint(),
+        "logical_date": day.isoformat(),
+    }
+    experiment_id = registry.ensure_experiment(
+        settings.mlflow_tracking_uri, experiment, settings.mlflow_artifact_location
+    )
+    # MLflow signatures only take timezone-naive datetimes; the pipeline reads both as UTC.
+    example = result.holdout[schema.model_input_columns].head(100).copy()
+    ts = schema.timestamp_column
+    example[ts] = example[ts].dt.tz_convert("UTC").dt.tz_localize(None)
+    with tempfile.TemporaryDirectory(prefix="mlops-train-") as tmp:
+        holdout = Path(tmp) / "holdout.parquet"
+        result.holdout.to_parquet(holdout, index=False)
+        run_id, model_uri = registry.log_training_run(
+            tracking_uri=settings.mlflow_tracking_uri,
+            experiment_id=experiment_id,
+            run_name=f"{schema.name}-{day.isoformat()}",
+            pipeline=result.pipeline,
+            input_example=example,
+            params={**params.to_dict(), "train_rows": result.train_rows, "cutoff": result.cutoff},
+            metrics=result.metrics,
+            tags=tags,
+            artifacts={"holdout": holdout},
+        )
+    return {"run_id": run_id, "model_uri": model_uri, "metrics": result.metrics, "tags": tags}
+
+
+def register(settings: Settings, model_name: str, model_uri: str, run_id: str) -> dict[str, str]:
+    ref = registry.register_challenger(
+        settings.mlflow_tracking_uri, model_name, model_uri, run_id, {"source_run": run_id}
+    )
+    return ref.to_dict()
+
+
+def gate(
+    settings: Settings,
+    schema: DatasetSchema,
+    model_name: str,
+    version: str,
+    thresholds: GateThresholds,
+) -> GateVerdict:
+    """Score the challenger and the champion on the challenger's holdout and decide.
+
+    Raises:
+        GateRejectedError: the challenger failed a threshold; it stays registered but never
+            becomes champion.
+    """
+    uri = settings.mlflow_tracking_uri
+    mv = registry.client(uri).get_model_version(model_name, version)
+    challenger = registry.ModelRef(model_name, str(version), mv.run_id, f"version:{version}")
+    with tempfile.TemporaryDirectory(prefix="mlops-gate-") as tmp:
+        holdout_dir = registry.download_run_artifact(uri, challenger.run_id, "holdout", Path(tmp))
+        holdout = pd.read_parquet(next(holdout_dir.rglob("*.parquet")))
+    y = holdout[schema.label_column].to_numpy()
+    inputs = holdout[schema.model_input_columns]
+
+    def metrics_of(ref: registry.ModelRef) -> dict[str, float]:
+        model = registry.load_model(uri, ref)
+        return classification_metrics(y, model.predict_proba(inputs)[:, 1], thresholds.fpr_target)
+
+    champion = registry.resolve(uri, model_name)
+    if champion is not None and champion.version == challenger.version:
+        champion = None
+    verdict = evaluate_gate(
+        metrics_of(challenger), metrics_of(champion) if champion else None, thresholds
+    )
+    verdict.challenger_version = challenger.version
+    verdict.champion_version = champion.version if champion else None
+    out = settings.reports_dir / "gates" / model_name / f"v{challenger.version}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "verdict.json").write_text(verdict.to_json())
+    (out / "verdict.md").write_text(verdict.to_markdown())
+    registry.log_run_text(uri, challenger.run_id, verdict.to_json(), "gate/verdict.json")
+    registry.log_run_text(uri, challenger.run_id, verdict.to_markdown(), "gate/verdict.md")
+    registry.tag_version(
+        uri, challenger, {"gate_decision": verdict.decision, "gate_verdict": str(out / "verdict.json")}
+    )
+    if not verdict.passed:
+        raise GateRejectedError(
+            f"evaluation gate rejected {model_name} version {challenger.version}:\n  "
+            + "\n  ".join(verdict.reasons)
+            + f"\nVerdict: {out / 'verdict.md'}. The champion "
+            f"({verdict.champion_version or 'none'}) is unchanged."
+        )
+    return verdict
+
+
+def promote(
+    settings: Settings, model_name: str, version: str, *, actor: str, at: dt.datetime
+) -> dict[str, Any]:
+    uri = settings.mlflow_tracking_uri
+    mv = registry.client(uri).get_model_version(model_name, version)
+    if mv.tags.get("gate_decision") != "promote":
+        raise GateRejectedError(
+            f"{model_name} version {version} has no passing gate verdict "
+            f"(gate_decision={mv.tags.get('gate_decision')!r}); refusing to promote it"
+        )
+    ref = registry.ModelRef(model_name, str(version), mv.run_id, f"version:{version}")
+    record = registry.promote(uri, ref, reason=f"gate passed: {mv.tags.get('gate_verdict')}", actor=actor, at=at)
+    return dict(record.__dict__)
+
+
+def score(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: dt.date,
+    *,
+    settings: Settings,
+    model_name: str,
+    alias: str = registry.CHAMPION,
+    batch_rows: int = 250_000,
+) -> ScoringManifest:
+    """Score the validated working partition with the model behind ``alias``.
+
+    Output and manifest go to ``scored/<dataset>/dt=<day>/``; the manifest is written last.
+    The output depends only on the input bytes and the model version, so reruns and
+    backfills rewrite identical bytes.
+    """
+    ref = registry.require(settings.mlflow_tracking_uri, model_name, alias)
+    model = registry.load_model(settings.mlflow_tracking_uri, ref)
+    in_key = lake.working_data_key(schema.name, day)
+    out_prefix = lake.scored_prefix(schema.name, day)
+    out_key = out_prefix + "scores.parquet"
+    with storage.local_copy(in_key) as src, tempfile.TemporaryDirectory(prefix="mlops-score-") as tmp:
+        out_path = Path(tmp) / "scores.parquet"
+        rows_in, rows_out = score_file(
+            src, out_path, model, schema, model_version=ref.version, batch_rows=batch_rows
+        )
+        manifest = ScoringManifest(
+            dataset=schema.name,
+            day=day.isoformat(),
+            input_key=in_key,
+            input_sha256=file_sha256(src),
+            output_key=out_key,
+            output_sha256=file_sha256(out_path),
+            rows_in=rows_in,
+            rows_out=rows_out,
+            model_name=ref.name,
+            model_version=ref.version,
+            model_rule=ref.rule,
+            columns=[schema.id_column, schema.timestamp_column, *schema.passthrough, "score", "model_version"],
+        )
+        storage.upload_file(out_path, out_key)
+    storage.write_bytes(out_prefix + lake.MANIFEST, registry.dumps(manifest.to_dict()).encode())
+    return manifest

@@ -1,0 +1,279 @@
+"""Validation with Great Expectations 1.x: a suite derived from the dataset schema.
+
+The suite is built from plain specs first, so its hash (a reproducibility tag on every model)
+does not depend on GX internals. Failures come back as a ValidationReport that names every
+failing expectation with its unexpected count, sample values and sample rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlops_core.schema import DatasetSchema
+
+log = logging.getLogger(__name__)
+
+NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int64", "float32", "float64", "Float64"]
+CRITICAL, WARNING = "critical", "warning"
+_SAMPLE = 5
+
+
+@dataclass(frozen=True)
+class ExpectationSpec:
+    type: str
+    kwargs: dict[str, Any]
+    severity: str = CRITICAL
+
+
+@dataclass
+class CheckResult:
+    expectation: str
+    column: str | None
+    severity: str
+    unexpected_count: int | None = None
+    sample_values: list[Any] = field(default_factory=list)
+    sample_rows: list[dict[str, Any]] = field(default_factory=list)
+    detail: str = ""
+
+    def describe(self) -> str:
+        where = f" on column '{self.column}'" if self.column else ""
+        count = f": {self.unexpected_count} unexpected" if self.unexpected_count else ""
+        sample = f"; sample values {self.sample_values}" if self.sample_values else ""
+        detail = f"; {self.detail}" if self.detail else ""
+        return f"{self.expectation}{where}{count}{sample}{detail}"
+
+
+@dataclass
+class ValidationReport:
+    dataset: str
+    day: str
+    rows: int
+    suite_name: str
+    suite_hash: str
+    checks_run: int
+    failures: list[CheckResult]
+    warnings: list[CheckResult]
+    data_docs: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["success"] = self.success
+        return data
+
+    def summary(self) -> str:
+        head = (
+            f"validation of {self.dataset} dt={self.day}: {len(self.failures)} of "
+            f"{self.checks_run} checks failed ({self.rows} rows, suite {self.suite_name}"
+            f"@{self.suite_hash})"
+        )
+        lines = [head]
+        lines += [f"  FAILED  {c.describe()}" for c in self.failures]
+        for c in self.failures:
+            for row in c.sample_rows[:3]:
+                lines.append(f"          row {json.dumps(row, default=str)}")
+        lines += [f"  WARNING {c.describe()}" for c in self.warnings]
+        return "\n".join(lines)
+
+
+def suite_specs(schema: DatasetSchema, day: dt.date, *, with_label: bool) -> list[ExpectationSpec]:
+    """The expectations every partition of ``schema`` must meet on ``day``."""
+    required = schema.required_columns(with_label=with_label)
+    start = pd.Timestamp(day, tz="UTC")
+    specs = [
+        ExpectationSpec("expect_table_row_count_to_be_between", {"min_value": schema.min_rows}),
+        ExpectationSpec(
+            "expect_table_columns_to_match_set", {"column_set": required, "exact_match": False}
+        ),
+        ExpectationSpec(
+            "expect_table_columns_to_match_set",
+            {"column_set": required, "exact_match": True},
+            WARNING,
+        ),
+    ]
+    for col in required:
+        specs.append(ExpectationSpec("expect_column_values_to_not_be_null", {"column": col}))
+    specs.append(ExpectationSpec("expect_column_values_to_be_unique", {"column": schema.id_column}))
+    specs.append(
+        ExpectationSpec(
+            "expect_column_values_to_be_between",
+            {
+                "column": schema.timestamp_column,
+                "min_value": start.isoformat(),
+                "max_value": (start + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)).isoformat(),
+            },
+        )
+    )
+    for num in schema.numeric:
+        specs.append(
+            ExpectationSpec(
+                "expect_column_values_to_be_in_type_list",
+                {"column": num.name, "type_list": NUMERIC_TYPES},
+            )
+        )
+        if num.min is not None or num.max is not None:
+            specs.append(
+                ExpectationSpec(
+                    "expect_column_values_to_be_between",
+                    {"column": num.name, "min_value": num.min, "max_value": num.max},
+                )
+            )
+    if with_label and schema.label_column:
+        specs.append(
+            ExpectationSpec(
+                "expect_column_values_to_be_in_set",
+                {"column": schema.label_column, "value_set": list(schema.label_values)},
+            )
+        )
+    return specs
+
+
+def suite_hash(specs: list[ExpectationSpec]) -> str:
+    payload = json.dumps([asdict(s) for s in specs], sort_keys=True, default=str).encode()
+    return hashlib.sha256(payload).hexdigest()[:16]
+
+
+def _gx_expectation(spec: ExpectationSpec):
+    import great_expectations as gx
+
+    cls_name = "".join(part.capitalize() for part in spec.type.split("_"))
+    kwargs = dict(spec.kwargs)
+    for key in ("min_value", "max_value"):
+        if isinstance(kwargs.get(key), str):
+            kwargs[key] = pd.Timestamp(kwargs[key])
+    return getattr(gx.expectations, cls_name)(**kwargs, meta={"severity": spec.severity})
+
+
+def validate_frame(
+    frame: pd.DataFrame,
+    schema: DatasetSchema,
+    day: dt.date,
+    *,
+    with_label: bool = True,
+    docs_dir: Path | None = None,
+) -> ValidationReport:
+    """Run the schema's suite on ``frame`` and report every failing expectation.
+
+    Args:
+        frame: the partition.
+        schema: dataset schema the suite is derived from.
+        day: partition date (timestamps must fall inside it).
+        with_label: whether the label column is required (training data) or not (scoring).
+        docs_dir: where to build GX Data Docs HTML; None skips them.
+
+    Returns:
+        The report; ``report.success`` is False when any critical expectation failed.
+    """
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    specs = suite_specs(schema, day, with_label=with_label)
+    digest = suite_hash(specs)
+    suite_name = f"{schema.name}_{'labelled' if with_label else 'unlabelled'}"
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    actions = []
+    if docs_dir is not None:
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        ctx.add_data_docs_site(
+            "mlops_docs",
+            {
+                "class_name": "SiteBuilder",
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+        actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["mlops_docs"]))
+    batch_def = (
+        ctx.data_sources.add_pandas("lake")
+        .add_dataframe_asset(schema.name)
+        .add_batch_definition_whole_dataframe(f"dt={day.isoformat()}")
+    )
+    suite = ctx.suites.add(gx.ExpectationSuite(name=suite_name))
+    for spec in specs:
+        suite.add_expectation(_gx_expectation(spec))
+    definition = ctx.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{suite_name}_{day.isoformat()}", data=batch_def, suite=suite)
+    )
+    checkpoint = ctx.checkpoints.add(
+        gx.Checkpoint(
+            name=f"{suite_name}_checkpoint",
+            validation_definitions=[definition],
+            actions=actions,
+            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 20},
+        )
+    )
+    result = checkpoint.run(batch_parameters={"dataframe": frame})
+
+    failures, warnings = [], []
+    checks = 0
+    for run in result.run_results.values():
+        for res in run.results:
+            checks += 1
+            if res.success:
+                continue
+            check = _check_result(res, frame, schema)
+            (warnings if check.severity == WARNING else failures).append(check)
+    return ValidationReport(
+        dataset=schema.name,
+        day=day.isoformat(),
+        rows=len(frame),
+        suite_name=suite_name,
+        suite_hash=digest,
+        checks_run=checks,
+        failures=failures,
+        warnings=warnings,
+        data_docs=str(docs_dir / "index.html") if docs_dir is not None else None,
+    )
+
+
+def _check_result(res: Any, frame: pd.DataFrame, schema: DatasetSchema) -> CheckResult:
+    config = res.expectation_config
+    column = config.kwargs.get("column")
+    info = res.result or {}
+    check = CheckResult(
+        expectation=config.type,
+        column=column,
+        severity=(config.meta or {}).get("severity", CRITICAL),
+        unexpected_count=info.get("unexpected_count"),
+        sample_values=_jsonable(info.get("partial_unexpected_list", [])[:_SAMPLE]),
+    )
+    if column and column not in frame.columns:
+        check.detail = "column is missing"
+    elif res.exception_info and res.exception_info.get("raised_exception"):
+        message = str(res.exception_info.get("exception_message", "")).splitlines()[0][:200]
+        check.detail = f"check could not run: {message}"
+    elif config.type == "expect_table_columns_to_match_set":
+        mismatched = (info.get("details") or {}).get("mismatched", {})
+        check.detail = f"missing {mismatched.get('missing', [])}, unexpected {mismatched.get('unexpected', [])}"
+    elif config.type == "expect_table_row_count_to_be_between":
+        check.detail = f"observed {info.get('observed_value')} rows, need >= {config.kwargs['min_value']}"
+    elif "observed_value" in info:
+        check.detail = f"observed {info['observed_value']}"
+    index = info.get("partial_unexpected_index_list") or []
+    if index and column in frame.columns:
+        cols = [c for c in dict.fromkeys((schema.id_column, column)) if c in frame.columns]
+        rows = frame.iloc[[int(i) for i in index[:_SAMPLE]]][cols]
+        check.sample_rows = json.loads(rows.to_json(orient="records", date_format="iso"))
+    return check
+
+
+def _jsonable(values: list[Any]) -> list[Any]:
+    return json.loads(json.dumps(values, default=str))
