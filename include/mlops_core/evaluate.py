@@ -12,7 +12,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 PROMOTE, REJECT = "promote", "reject"
 
 
-def classification_metrics(y: np.ndarray, scores: np.ndarray, fpr_target: float) -> dict[str, float]:
+def classification_metrics(
+    y: np.ndarray, scores: np.ndarray, fpr_target: float
+) -> dict[str, float]:
     """PR-AUC, ROC-AUC and recall at a fixed false-positive rate."""
     fpr, tpr, _ = roc_curve(y, scores)
     within = fpr <= fpr_target

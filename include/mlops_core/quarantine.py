@@ -30,7 +30,7 @@ def quarantine_batch(
     dst_prefix = lake.quarantine_prefix(schema.name, day, batch_id)
     keys = storage.list(src_prefix)
     for key in keys:
-        copy_key(storage, key, storage, dst_prefix + key[len(src_prefix):])
+        copy_key(storage, key, storage, dst_prefix + key[len(src_prefix) :])
     storage.write_bytes(
         dst_prefix + "validation.json",
         json.dumps(report, indent=2, sort_keys=True, default=str).encode(),

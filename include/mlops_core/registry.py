@@ -175,7 +175,9 @@ def download_run_artifact(tracking_uri: str, run_id: str, path: str, dst: Path) 
     import mlflow
 
     client(tracking_uri)
-    return Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(dst)))
+    return Path(
+        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(dst))
+    )
 
 
 def log_run_text(tracking_uri: str, run_id: str, text: str, artifact_file: str) -> None:
@@ -199,7 +201,9 @@ def promote(
     """
     previous = resolve(tracking_uri, ref.name, CHAMPION)
     if previous is not None and previous.version == ref.version:
-        return PromotionRecord(ref.name, ref.version, None, False, "already champion", actor, at.isoformat())
+        return PromotionRecord(
+            ref.name, ref.version, None, False, "already champion", actor, at.isoformat()
+        )
     tag_version(
         tracking_uri,
         ref,
@@ -212,7 +216,13 @@ def promote(
     )
     client(tracking_uri).set_registered_model_alias(ref.name, CHAMPION, ref.version)
     return PromotionRecord(
-        ref.name, ref.version, previous.version if previous else None, True, reason, actor, at.isoformat()
+        ref.name,
+        ref.version,
+        previous.version if previous else None,
+        True,
+        reason,
+        actor,
+        at.isoformat(),
     )
 
 

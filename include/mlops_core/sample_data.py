@@ -14,8 +14,18 @@ import numpy as np
 import pandas as pd
 
 CATEGORIES = np.array(
-    ["grocery", "restaurants", "fuel", "retail", "electronics", "gift_cards", "travel",
-     "entertainment", "health", "utilities"]
+    [
+        "grocery",
+        "restaurants",
+        "fuel",
+        "retail",
+        "electronics",
+        "gift_cards",
+        "travel",
+        "entertainment",
+        "health",
+        "utilities",
+    ]
 )
 _CATEGORY_WEIGHTS = np.array([0.24, 0.16, 0.10, 0.16, 0.06, 0.02, 0.05, 0.08, 0.07, 0.06])
 _CATEGORY_MEAN_LOG_AMOUNT = np.array([3.4, 3.3, 3.6, 3.9, 5.2, 4.2, 5.8, 3.7, 4.0, 4.3])
@@ -23,7 +33,9 @@ _RISKY_CATEGORIES = {"electronics", "gift_cards", "travel"}
 COUNTRIES = np.array(["US", "GB", "DE", "FR", "ES", "NL", "BR", "NG", "IN", "CN"])
 _HOME_WEIGHTS = np.array([0.45, 0.15, 0.12, 0.1, 0.08, 0.05, 0.02, 0.01, 0.01, 0.01])
 CHANNELS = np.array(["pos", "online", "atm", "mobile"])
-DEVICES = np.array(["chip_card", "contactless", "web_browser", "ios_app", "android_app", "new_device"])
+DEVICES = np.array(
+    ["chip_card", "contactless", "web_browser", "ios_app", "android_app", "new_device"]
+)
 
 N_CUSTOMERS = 20_000
 N_MERCHANTS = 2_000
@@ -122,8 +134,34 @@ def generate_transactions(
 
 
 def _hour_weights() -> np.ndarray:
-    w = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1.2, 2.5, 3.5, 4, 4.2, 4.5,
-                  5, 4.8, 4.5, 4.4, 4.6, 5, 5.2, 4.8, 4, 3.2, 2.4, 1.6])
+    w = np.array(
+        [
+            1,
+            0.6,
+            0.4,
+            0.3,
+            0.3,
+            0.5,
+            1.2,
+            2.5,
+            3.5,
+            4,
+            4.2,
+            4.5,
+            5,
+            4.8,
+            4.5,
+            4.4,
+            4.6,
+            5,
+            5.2,
+            4.8,
+            4,
+            3.2,
+            2.4,
+            1.6,
+        ]
+    )
     return w / w.sum()
 
 

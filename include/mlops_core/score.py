@@ -40,7 +40,9 @@ class ScoringManifest:
 def output_schema(schema: DatasetSchema, input_schema: pa.Schema) -> pa.Schema:
     keep = [schema.id_column, schema.timestamp_column, *schema.passthrough]
     fields = [input_schema.field(c) for c in keep]
-    return pa.schema([*fields, pa.field(SCORE_COLUMN, pa.float64()), pa.field("model_version", pa.int64())])
+    return pa.schema(
+        [*fields, pa.field(SCORE_COLUMN, pa.float64()), pa.field("model_version", pa.int64())]
+    )
 
 
 def score_file(
@@ -76,7 +78,11 @@ def score_file(
                 frame = batch.to_pandas()
                 scores = model.predict_proba(frame[features])[:, 1].astype(np.float64)
                 table = pa.Table.from_arrays(
-                    [*(batch.column(c) for c in keep), pa.array(scores), pa.array(np.full(len(frame), version))],
+                    [
+                        *(batch.column(c) for c in keep),
+                        pa.array(scores),
+                        pa.array(np.full(len(frame), version)),
+                    ],
                     schema=out_schema,
                 )
                 writer.write_table(table, row_group_size=batch_rows)

@@ -19,9 +19,14 @@ import pandas as pd
 
 from mlops_core import lake, registry
 from mlops_core.config import Settings
-from mlops_core.errors import CorruptInputError, DataValidationError, GateRejectedError
+from mlops_core.errors import (
+    CorruptInputError,
+    DataValidationError,
+    GateRejectedError,
+    PipelineError,
+)
 from mlops_core.evaluate import GateThresholds, GateVerdict, classification_metrics, evaluate_gate
-from mlops_core.extract import ExtractResult, extract_partition
+from mlops_core.extract import ExtractResult, extract_partition, landing_files
 from mlops_core.quarantine import quarantine_batch
 from mlops_core.sample_data import generate_transactions
 from mlops_core.schema import DatasetSchema
@@ -52,23 +57,109 @@ def land_sample_partition(
         key, data = prefix + "part-000.parquet", buf.getvalue()
     else:
         out = frame.copy()
-        out[schema.timestamp_column] = out[schema.timestamp_column].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        out[schema.timestamp_column] = out[schema.timestamp_column].dt.strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ"
+        )
         key, data = prefix + "part-000.csv", out.to_csv(index=False).encode()
     storage.write_bytes(key, data)
     storage.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
     return {"key": key, "rows": len(frame), "fraud_rate": float(frame[schema.label_column].mean())}
 
 
+def current_extract(storage: Storage, schema: DatasetSchema, day: dt.date) -> ExtractResult | None:
+    """The working partition's manifest if it was extracted from exactly the landed files."""
+    manifest_key = lake.working_prefix(schema.name, day) + lake.MANIFEST
+    if not storage.exists(manifest_key):
+        return None
+    result = ExtractResult(**json.loads(storage.read_bytes(manifest_key)))
+    landed = landing_files(storage, schema, day)
+    if not landed:  # landing cleaned up after a successful extraction: keep what we have
+        return result
+    if sorted(landed) != sorted(result.source_files):
+        return None
+    for key in landed:
+        if hashlib.sha256(storage.read_bytes(key)).hexdigest() != result.source_files[key]:
+            return None
+    return result
+
+
 def extract(storage: Storage, schema: DatasetSchema, day: dt.date, batch_id: str) -> ExtractResult:
-    """Extract the day's landing partition; an unparseable batch is quarantined first."""
+    """Extract the day's landing partition unless the working copy is already current.
+
+    An unparseable batch is quarantined before the error is raised.
+    """
+    existing = current_extract(storage, schema, day)
+    if existing is not None:
+        return existing
     try:
         return extract_partition(storage, schema, day)
     except CorruptInputError as exc:
-        where = quarantine_batch(storage, schema, day, batch_id, {"check": "parse", "error": str(exc)})
+        where = quarantine_batch(
+            storage, schema, day, batch_id, {"check": "parse", "error": str(exc)}
+        )
         raise CorruptInputError(
             f"{exc}\nThe raw batch was moved to {where}. Fix or re-export the file, land it "
             "again with a _SUCCESS marker, and clear the failed task."
         ) from exc
+
+
+def window_days(end_day: dt.date, days: int) -> list[dt.date]:
+    return [end_day - dt.timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+def extract_window(
+    storage: Storage, schema: DatasetSchema, end_day: dt.date, days: int, batch_id: str
+) -> list[str]:
+    """Extract every landed day of the window; returns the days with working data.
+
+    The end day must have data (it is the partition this run is for); older days without any
+    data are skipped. Every day is attempted before the first error is raised.
+    """
+    ready, errors = [], []
+    for day in window_days(end_day, days):
+        has_landing = bool(landing_files(storage, schema, day))
+        if not has_landing and day != end_day:
+            if storage.exists(lake.working_prefix(schema.name, day) + lake.MANIFEST):
+                ready.append(day.isoformat())
+            continue
+        try:
+            extract(storage, schema, day, batch_id)
+            ready.append(day.isoformat())
+        except PipelineError as exc:
+            errors.append(exc)
+    _raise_first(errors)
+    return ready
+
+
+def validate_window(
+    storage: Storage, schema: DatasetSchema, days: list[str], *, settings: Settings, batch_id: str
+) -> dict[str, Any]:
+    """Validate (with labels) each listed day; quarantines and reports every failing day."""
+    passed, errors = [], []
+    for value in days:
+        try:
+            validate(
+                storage,
+                schema,
+                lake.parse_day(value),
+                settings=settings,
+                batch_id=batch_id,
+                with_label=True,
+            )
+            passed.append(value)
+        except PipelineError as exc:
+            errors.append(exc)
+    _raise_first(errors)
+    return {"validated": passed}
+
+
+def _raise_first(errors: list[PipelineError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        first = errors[0]
+        joined = "\n\n".join(str(e) for e in errors)
+        raise type(first)(f"{len(errors)} partitions failed:\n\n{joined}")
 
 
 def validate(
@@ -86,14 +177,19 @@ def validate(
         DataValidationError: any critical expectation failed. The message lists each failing
             check with counts and sample rows, and where the raw batch now is.
     """
+    prefix = lake.working_prefix(schema.name, day)
+    if storage.exists(prefix + lake.VALIDATED_MARKER):
+        done = json.loads(storage.read_bytes(prefix + lake.VALIDATED_MARKER))
+        if done.get("with_label") or not with_label:
+            return ValidationReport.from_dict(done)
     key = lake.working_data_key(schema.name, day)
     with storage.local_copy(key) as path:
         frame = pd.read_parquet(path)
     docs = settings.reports_dir / "data_docs" / schema.name
     report = validate_frame(frame, schema, day, with_label=with_label, docs_dir=docs)
-    prefix = lake.working_prefix(schema.name, day)
     if report.success:
-        storage.write_bytes(prefix + lake.VALIDATED_MARKER, registry.dumps(report.to_dict()).encode())
+        marker = {**report.to_dict(), "with_label": with_label}
+        storage.write_bytes(prefix + lake.VALIDATED_MARKER, registry.dumps(marker).encode())
         return report
     where = quarantine_batch(storage, schema, day, batch_id, report.to_dict())
     for stale in storage.list(prefix):
@@ -110,7 +206,10 @@ def code_version() -> str:
     try:
         out = subprocess.run(
             ["git", "-C", str(_REPO_ROOT), "rev-parse", "--short=12", "HEAD"],  # noqa: S607
-            capture_output=True, text=True, timeout=5, check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         )
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -136,9 +235,9 @@ def train(
     result = train_model(data.frame, schema, params)
     suite_hashes = sorted(
         {
-            json.loads(storage.read_bytes(lake.working_prefix(schema.name, d) + lake.VALIDATED_MARKER))[
-                "suite_hash"
-            ]
+            json.loads(
+                storage.read_bytes(lake.working_prefix(schema.name, d) + lake.VALIDATED_MARKER)
+            )["suite_hash"]
             for d in data.partitions
         }
     )
@@ -223,7 +322,9 @@ def gate(
     registry.log_run_text(uri, challenger.run_id, verdict.to_json(), "gate/verdict.json")
     registry.log_run_text(uri, challenger.run_id, verdict.to_markdown(), "gate/verdict.md")
     registry.tag_version(
-        uri, challenger, {"gate_decision": verdict.decision, "gate_verdict": str(out / "verdict.json")}
+        uri,
+        challenger,
+        {"gate_decision": verdict.decision, "gate_verdict": str(out / "verdict.json")},
     )
     if not verdict.passed:
         raise GateRejectedError(
@@ -246,7 +347,9 @@ def promote(
             f"(gate_decision={mv.tags.get('gate_decision')!r}); refusing to promote it"
         )
     ref = registry.ModelRef(model_name, str(version), mv.run_id, f"version:{version}")
-    record = registry.promote(uri, ref, reason=f"gate passed: {mv.tags.get('gate_verdict')}", actor=actor, at=at)
+    record = registry.promote(
+        uri, ref, reason=f"gate passed: {mv.tags.get('gate_verdict')}", actor=actor, at=at
+    )
     return dict(record.__dict__)
 
 
@@ -271,7 +374,10 @@ def score(
     in_key = lake.working_data_key(schema.name, day)
     out_prefix = lake.scored_prefix(schema.name, day)
     out_key = out_prefix + "scores.parquet"
-    with storage.local_copy(in_key) as src, tempfile.TemporaryDirectory(prefix="mlops-score-") as tmp:
+    with (
+        storage.local_copy(in_key) as src,
+        tempfile.TemporaryDirectory(prefix="mlops-score-") as tmp,
+    ):
         out_path = Path(tmp) / "scores.parquet"
         rows_in, rows_out = score_file(
             src, out_path, model, schema, model_version=ref.version, batch_rows=batch_rows
@@ -288,7 +394,13 @@ def score(
             model_name=ref.name,
             model_version=ref.version,
             model_rule=ref.rule,
-            columns=[schema.id_column, schema.timestamp_column, *schema.passthrough, "score", "model_version"],
+            columns=[
+                schema.id_column,
+                schema.timestamp_column,
+                *schema.passthrough,
+                "score",
+                "model_version",
+            ],
         )
         storage.upload_file(out_path, out_key)
     storage.write_bytes(out_prefix + lake.MANIFEST, registry.dumps(manifest.to_dict()).encode())

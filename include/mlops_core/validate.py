@@ -73,6 +73,13 @@ class ValidationReport:
         data["success"] = self.success
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ValidationReport:
+        fields_ = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("failures", "warnings"):
+            fields_[key] = [CheckResult(**c) for c in fields_.get(key, [])]
+        return cls(**fields_)
+
     def summary(self) -> str:
         head = (
             f"validation of {self.dataset} dt={self.day}: {len(self.failures)} of "
@@ -112,7 +119,9 @@ def suite_specs(schema: DatasetSchema, day: dt.date, *, with_label: bool) -> lis
             {
                 "column": schema.timestamp_column,
                 "min_value": start.isoformat(),
-                "max_value": (start + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)).isoformat(),
+                "max_value": (
+                    start + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+                ).isoformat(),
             },
         )
     )
@@ -200,7 +209,9 @@ def validate_frame(
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             },
         )
-        actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["mlops_docs"]))
+        actions.append(
+            gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["mlops_docs"])
+        )
     batch_def = (
         ctx.data_sources.add_pandas("lake")
         .add_dataframe_asset(schema.name)
@@ -262,9 +273,12 @@ def _check_result(res: Any, frame: pd.DataFrame, schema: DatasetSchema) -> Check
         check.detail = f"check could not run: {message}"
     elif config.type == "expect_table_columns_to_match_set":
         mismatched = (info.get("details") or {}).get("mismatched", {})
-        check.detail = f"missing {mismatched.get('missing', [])}, unexpected {mismatched.get('unexpected', [])}"
+        missing, unexpected = mismatched.get("missing", []), mismatched.get("unexpected", [])
+        check.detail = f"missing {missing}, unexpected {unexpected}"
     elif config.type == "expect_table_row_count_to_be_between":
-        check.detail = f"observed {info.get('observed_value')} rows, need >= {config.kwargs['min_value']}"
+        check.detail = (
+            f"observed {info.get('observed_value')} rows, need >= {config.kwargs['min_value']}"
+        )
     elif "observed_value" in info:
         check.detail = f"observed {info['observed_value']}"
     index = info.get("partial_unexpected_index_list") or []
