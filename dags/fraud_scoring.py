@@ -1,0 +1,76 @@
+"""
+# fraud_scoring
+
+Scores each day's transactions with the registry's **champion** (`models:/fraud_model@champion`).
+Runs daily for the previous day's partition (data interval start); waits for the partition's
+`_SUCCESS` marker with a deferrable sensor, validates it (labels not required), scores it in
+bounded-memory batches and writes `scored/fraud_transactions/dt=YYYY-MM-DD/scores.parquet`
+plus `_MANIFEST.json` (written last). Emits Asset `fraud_transactions_scored`.
+
+Backfill historical scoring (needs a running scheduler):
+
+    airflow backfill create --dag-id fraud_scoring --from-date 2026-11-01 --to-date 2026-11-07 --max-active-runs 4
+
+Reruns rewrite identical bytes; they never append or duplicate rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+
+from mlops_airflow.dag_defaults import FRAUD_MODEL, FRAUD_SCORED, RUNBOOK_COMMON, default_args
+from mlops_airflow.operators import (
+    BatchScoreOperator,
+    ExtractPartitionOperator,
+    ValidatePartitionOperator,
+)
+from mlops_airflow.sensors import PartitionSensor
+
+with DAG(
+    dag_id="fraud_scoring",
+    doc_md=__doc__ + RUNBOOK_COMMON,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    catchup=False,
+    max_active_runs=4,
+    tags=["fraud", "scoring", "batch"],
+    default_args=default_args(),
+    params={
+        "day": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Partition to score (YYYY-MM-DD); defaults to the logical date.",
+        ),
+        "model_alias": Param(
+            "champion", enum=["champion", "challenger"], description="Registry alias to score with."
+        ),
+        "batch_rows": Param(
+            250_000,
+            type="integer",
+            minimum=1_000,
+            maximum=5_000_000,
+            description="Rows per scoring batch (bounds memory).",
+        ),
+    },
+) as dag:
+    wait = PartitionSensor(
+        task_id="wait_for_partition",
+        dataset_schema="fraud",
+        timeout=12 * 3600,
+        poke_interval=300,
+        execution_timeout=dt.timedelta(hours=13),
+    )
+    extract = ExtractPartitionOperator(task_id="extract")
+    validate = ValidatePartitionOperator(task_id="validate", with_label=False)
+    score = BatchScoreOperator(
+        task_id="score",
+        model_name=FRAUD_MODEL,
+        alias="{{ params.model_alias }}",
+        batch_rows="{{ params.batch_rows }}",
+        outlets=[FRAUD_SCORED],
+    )
+    wait >> extract >> validate >> score

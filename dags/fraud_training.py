@@ -1,0 +1,128 @@
+"""
+# fraud_training
+
+Retrains the fraud model **daily at 02:00 UTC** and **whenever new labelled transactions
+land** (Asset `fraud_transactions_landed`).
+
+extract (lookback window) -> validate (Great Expectations) -> train (scikit-learn, MLflow) ->
+register (alias `challenger`) -> evaluation gate -> promote (alias `champion`).
+
+Trigger with parameters from the UI: `day` (partition that ends the window, defaults to the
+run's logical date or the day carried by the Asset event), `window_days`, and gate thresholds.
+A rejected model fails the `evaluation_gate` task and never becomes champion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronDataIntervalTimetable, Param
+
+from mlops_airflow.dag_defaults import (
+    FRAUD_CHAMPION,
+    FRAUD_EXPERIMENT,
+    FRAUD_LANDED,
+    FRAUD_MODEL,
+    RUNBOOK_COMMON,
+    default_args,
+)
+from mlops_airflow.operators import (
+    EvaluationGateOperator,
+    ExtractPartitionOperator,
+    PromoteModelOperator,
+    RegisterModelOperator,
+    TrainModelOperator,
+    ValidatePartitionOperator,
+)
+from mlops_airflow.sensors import PartitionSensor
+
+with DAG(
+    dag_id="fraud_training",
+    doc_md=__doc__ + RUNBOOK_COMMON,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    schedule=AssetOrTimeSchedule(
+        timetable=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"), assets=FRAUD_LANDED
+    ),
+    catchup=False,
+    max_active_runs=1,
+    tags=["fraud", "training", "mlflow", "great-expectations"],
+    default_args=default_args(execution_timeout=dt.timedelta(minutes=45)),
+    params={
+        "day": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Last day of the training window (YYYY-MM-DD).",
+        ),
+        "window_days": Param(
+            7,
+            type="integer",
+            minimum=1,
+            maximum=90,
+            description="Days of labelled data to train on.",
+        ),
+        "min_pr_auc": Param(
+            0.20, type="number", minimum=0, maximum=1, description="Gate: PR-AUC floor."
+        ),
+        "min_recall_at_fpr": Param(
+            0.30,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="Gate: recall floor at the FPR target.",
+        ),
+        "fpr_target": Param(
+            0.01,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=0.5,
+            description="False-positive rate for the recall metric.",
+        ),
+        "max_regression": Param(
+            0.01,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="Gate: largest tolerated drop vs the champion.",
+        ),
+    },
+) as dag:
+    wait = PartitionSensor(
+        task_id="wait_for_partition", dataset_schema="fraud", timeout=6 * 3600, poke_interval=120
+    )
+    extract = ExtractPartitionOperator(task_id="extract", window_days="{{ params.window_days }}")
+    validate = ValidatePartitionOperator(
+        task_id="validate", window_days="{{ params.window_days }}", with_label=True
+    )
+    train = TrainModelOperator(
+        task_id="train",
+        experiment=FRAUD_EXPERIMENT,
+        window_days="{{ params.window_days }}",
+        train_params={"fpr_target": "{{ params.fpr_target }}"},
+    )
+    register = RegisterModelOperator(
+        task_id="register",
+        model_name=FRAUD_MODEL,
+        model_uri="{{ ti.xcom_pull(task_ids='train')['model_uri'] }}",
+        run_id="{{ ti.xcom_pull(task_ids='train')['run_id'] }}",
+    )
+    gate = EvaluationGateOperator(
+        task_id="evaluation_gate",
+        model_name=FRAUD_MODEL,
+        version="{{ ti.xcom_pull(task_ids='register')['version'] }}",
+        thresholds={
+            "min_pr_auc": "{{ params.min_pr_auc }}",
+            "min_recall_at_fpr": "{{ params.min_recall_at_fpr }}",
+            "fpr_target": "{{ params.fpr_target }}",
+            "max_regression": "{{ params.max_regression }}",
+        },
+        retries=0,
+    )
+    promote = PromoteModelOperator(
+        task_id="promote",
+        model_name=FRAUD_MODEL,
+        version="{{ ti.xcom_pull(task_ids='register')['version'] }}",
+        outlets=[FRAUD_CHAMPION],
+    )
+    wait >> extract >> validate >> train >> register >> gate >> promote

@@ -1,0 +1,58 @@
+"""Incident summaries for failed tasks: what broke, where the data went, what to read next."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+_RUNBOOK = re.compile(r"runbook: #([\w-]+)")
+_QUARANTINE = re.compile(r"moved to (\S+?)(?:\s|\(|$)")
+
+
+@dataclass(frozen=True)
+class Incident:
+    dag_id: str
+    task_id: str
+    logical_date: str | None
+    run_id: str
+    try_number: int
+    exception_type: str
+    message: str
+    runbook_section: str
+    quarantine_path: str | None
+    log_url: str | None
+    mlflow_run: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def runbook_section(message: str, default: str = "general") -> str:
+    match = _RUNBOOK.search(message)
+    return match.group(1) if match else default
+
+
+def quarantine_path(message: str) -> str | None:
+    match = _QUARANTINE.search(message)
+    return match.group(1).rstrip(".,;") if match else None
+
+
+def record_incident(incident: Incident, log_path: Path, webhook_url: str | None = None) -> None:
+    """Append the incident to a JSON-lines log; also POST it to a webhook when configured."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a", encoding="utf-8") as fh:
+        fh.write(incident.to_json() + "\n")
+    if webhook_url:
+        if not webhook_url.startswith(("http://", "https://")):
+            raise ValueError(f"incident webhook must be http(s): {webhook_url!r}")
+        request = urllib.request.Request(  # noqa: S310 - scheme checked above
+            webhook_url,
+            data=incident.to_json().encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5):  # noqa: S310
+            pass

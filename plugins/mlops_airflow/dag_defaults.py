@@ -1,0 +1,70 @@
+"""Assets and defaults shared by the DAG files (kept here so DAG files stay wiring only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Asset
+
+from mlops_airflow.notifications import IncidentNotifier
+
+FRAUD_LANDED = Asset(
+    name="fraud_transactions_landed", uri="mlops://lake/landing/fraud_transactions"
+)
+FRAUD_CHAMPION = Asset(name="fraud_model_champion", uri="mlops://registry/fraud_model/champion")
+FRAUD_SCORED = Asset(name="fraud_transactions_scored", uri="mlops://lake/scored/fraud_transactions")
+
+FRAUD_MODEL = "fraud_model"
+FRAUD_EXPERIMENT = "fraud_detection"
+
+
+def default_args(**overrides):
+    """Retries with exponential backoff, a task timeout, and an incident per failure."""
+    args = {
+        "owner": "ml-platform",
+        "retries": 2,
+        "retry_delay": dt.timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": dt.timedelta(minutes=15),
+        "execution_timeout": dt.timedelta(minutes=30),
+        "on_failure_callback": [IncidentNotifier()],
+    }
+    args.update(overrides)
+    return args
+
+
+RUNBOOK_COMMON = """
+## Runbook
+
+Every failure writes an incident line to `<MLOPS_DATA_ROOT>/incidents.jsonl` (and to the
+webhook in `MLOPS_INCIDENT_WEBHOOK_URL` when set) naming the section below.
+
+### input-missing
+The day's landing partition (`landing/<dataset>/dt=YYYY-MM-DD/` with `_SUCCESS`) is not there.
+Check the producer's delivery; once the files and marker are landed, clear the failed task.
+
+### corrupt-input
+A landing file could not be parsed (encoding, truncated Parquet). The batch was moved to
+`quarantine/<dataset>/dt=.../<run>__try<n>/` with `validation.json`. Re-export the file, land it
+again with `_SUCCESS`, clear the task.
+
+### data-validation-failed
+Great Expectations rejected the batch. The error lists each failing expectation with counts,
+sample values and sample rows; the raw batch is in quarantine with `validation.json`; Data Docs
+are under `<MLOPS_DATA_ROOT>/reports/data_docs/`. Nothing downstream ran, the champion model is
+unchanged. Fix the producer, land a corrected batch, clear the task.
+
+### training-failed
+The training window has too few positive labels or no label column. Widen `window_days` or
+check label delivery for the recent partitions.
+
+### gate-rejected
+The challenger missed a threshold or regressed against the champion. The verdict (JSON and
+Markdown) is under `<MLOPS_DATA_ROOT>/reports/gates/<model>/v<version>/` and in the MLflow run's
+`gate/` artifacts. The champion is unchanged. Investigate the data/features; do not lower
+thresholds to force a promotion without review.
+
+### registry / no-champion
+MLflow is unreachable, or no version has alias `champion` yet (run the training DAG first).
+Retries with backoff apply; promotion is all-or-nothing (the alias moves in one call).
+"""

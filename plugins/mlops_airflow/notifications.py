@@ -1,0 +1,44 @@
+"""Failure notifier: one incident summary per failed task, for the person on call."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from airflow.sdk import BaseNotifier
+
+from mlops_core.config import Settings
+from mlops_core.incidents import Incident, quarantine_path, record_incident, runbook_section
+
+
+class IncidentNotifier(BaseNotifier):
+    """Writes DAG, task, logical date, try, exception, quarantine path, log link and runbook
+    section to ``<data root>/incidents.jsonl``, and POSTs it to MLOPS_INCIDENT_WEBHOOK_URL
+    when that is set."""
+
+    def notify(self, context: Any) -> None:
+        exc = context.get("exception")
+        cause = getattr(exc, "__cause__", None) or exc
+        message = str(exc) if exc is not None else "unknown failure"
+        ti = context["ti"]
+        logical = context.get("logical_date")
+        incident = Incident(
+            dag_id=ti.dag_id,
+            task_id=ti.task_id,
+            logical_date=logical.isoformat() if logical else None,
+            run_id=str(context.get("run_id")),
+            try_number=int(ti.try_number),
+            exception_type=type(cause).__name__ if cause is not None else "unknown",
+            message=message[:4000],
+            runbook_section=getattr(cause, "runbook", None) or runbook_section(message),
+            quarantine_path=getattr(cause, "quarantine_path", None) or quarantine_path(message),
+            log_url=getattr(ti, "log_url", None),
+        )
+        settings = Settings.from_env()
+        try:
+            record_incident(
+                incident, settings.incidents_log, os.environ.get("MLOPS_INCIDENT_WEBHOOK_URL")
+            )
+        except OSError as err:  # never mask the task's own failure
+            self.log.error("Could not record incident: %s", err)
+        self.log.error("Incident: %s", incident.to_json())

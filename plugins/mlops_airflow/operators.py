@@ -1,0 +1,342 @@
+"""Operators: each resolves its partition day and settings, then calls one mlops_core step.
+
+Deterministic data and model failures (validation, corrupt input, gate rejection, training
+data problems) fail the task without retries: retrying cannot fix them. Infrastructure
+failures (input not there yet, registry unreachable) are raised as they are and retried.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException
+
+from mlops_airflow.hooks import DataLakeHook, MlflowHook
+from mlops_airflow.partitions import resolve_day
+from mlops_core.errors import (
+    CorruptInputError,
+    DataValidationError,
+    GateRejectedError,
+    PipelineError,
+    TrainingError,
+)
+
+NOT_RETRYABLE = (CorruptInputError, DataValidationError, GateRejectedError, TrainingError)
+
+
+class MlopsBaseOperator(BaseOperator):
+    """Common plumbing: schema, partition day, lake and MLflow settings, error mapping."""
+
+    template_fields: Sequence[str] = ("day",)
+    ui_color = "#e8f4fd"
+
+    def __init__(
+        self,
+        *,
+        dataset_schema: str = "fraud",
+        day: str | None = None,
+        lake_conn_id: str | None = DataLakeHook.default_conn_name,
+        mlflow_conn_id: str | None = MlflowHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dataset_schema = dataset_schema
+        self.day = day
+        self.lake_conn_id = lake_conn_id
+        self.mlflow_conn_id = mlflow_conn_id
+
+    @cached_property
+    def lake_hook(self) -> DataLakeHook:
+        return DataLakeHook(lake_conn_id=self.lake_conn_id)
+
+    @cached_property
+    def settings(self):
+        tracking_uri = MlflowHook(mlflow_conn_id=self.mlflow_conn_id).tracking_uri
+        return dataclasses.replace(self.lake_hook.settings, mlflow_tracking_uri=tracking_uri)
+
+    @cached_property
+    def schema(self):
+        from mlops_core.schema import load_schema
+
+        return load_schema(self.dataset_schema)
+
+    def batch_id(self, context: Context) -> str:
+        run_id = str(context["run_id"]).replace(":", "").replace("+", "")
+        return f"{run_id}__try{context['ti'].try_number}"
+
+    def execute(self, context: Context) -> Any:
+        try:
+            return self.run(context)
+        except NOT_RETRYABLE as exc:
+            raise AirflowFailException(
+                f"[{type(exc).__name__}] (runbook: #{exc.runbook})\n{exc}"
+            ) from exc
+        except PipelineError as exc:
+            self.log.error("[%s] (runbook: #%s) %s", type(exc).__name__, exc.runbook, exc)
+            raise
+
+    def run(self, context: Context) -> Any:
+        raise NotImplementedError
+
+
+class LandSampleDataOperator(MlopsBaseOperator):
+    """Generate a day of synthetic transactions into the landing zone (demo producer)."""
+
+    template_fields: Sequence[str] = ("day", "rows", "seed", "drift")
+
+    def __init__(
+        self,
+        *,
+        rows: int | str = 5_000,
+        seed: int | str = 7,
+        drift: float | str = 0.0,
+        fmt: str = "csv",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.rows, self.seed, self.drift, self.fmt = rows, seed, drift, fmt
+
+    def run(self, context: Context) -> dict[str, Any]:
+        from mlops_core import steps
+
+        day = resolve_day(self.day, context)
+        result = steps.land_sample_partition(
+            self.lake_hook.get_conn(),
+            self.schema,
+            day,
+            seed=int(self.seed),
+            rows=int(self.rows),
+            fmt=self.fmt,
+            drift=float(self.drift),
+        )
+        self.log.info("Landed %s rows for %s at %s", result["rows"], day, result["key"])
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = {"day": day.isoformat()}
+        return {**result, "day": day.isoformat()}
+
+
+class ExtractPartitionOperator(MlopsBaseOperator):
+    """Landing partition(s) -> working-zone Parquet. ``window_days`` > 1 extracts the whole
+    lookback window ending at the run's day (training)."""
+
+    template_fields: Sequence[str] = ("day", "window_days")
+
+    def __init__(self, *, window_days: int | str = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.window_days = window_days
+
+    def run(self, context: Context) -> dict[str, Any]:
+        from mlops_core import steps
+
+        day = resolve_day(self.day, context)
+        days = steps.extract_window(
+            self.lake_hook.get_conn(),
+            self.schema,
+            day,
+            int(self.window_days),
+            self.batch_id(context),
+        )
+        self.log.info("Working partitions ready for %s: %s", self.schema.name, days)
+        return {"day": day.isoformat(), "days": days}
+
+
+class ValidatePartitionOperator(MlopsBaseOperator):
+    """Great Expectations validation of the working partition(s); quarantines bad batches."""
+
+    template_fields: Sequence[str] = ("day", "window_days")
+
+    def __init__(
+        self, *, window_days: int | str = 1, with_label: bool = True, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.window_days = window_days
+        self.with_label = with_label
+
+    def run(self, context: Context) -> dict[str, Any]:
+        from mlops_core import lake, steps
+
+        storage = self.lake_hook.get_conn()
+        day = resolve_day(self.day, context)
+        days = [
+            d.isoformat()
+            for d in steps.window_days(day, int(self.window_days))
+            if d == day or storage.exists(lake.working_prefix(self.schema.name, d) + lake.MANIFEST)
+        ]
+        batch = self.batch_id(context)
+        if self.with_label:
+            result = steps.validate_window(
+                storage, self.schema, days, settings=self.settings, batch_id=batch
+            )
+        else:
+            report = steps.validate(
+                storage, self.schema, day, settings=self.settings, batch_id=batch, with_label=False
+            )
+            result = {
+                "validated": [report.day],
+                "warnings": [w.describe() for w in report.warnings],
+            }
+        self.log.info("Validated %s partitions: %s", self.schema.name, result["validated"])
+        return result
+
+
+class TrainModelOperator(MlopsBaseOperator):
+    """Train on the validated window ending at the run's day; log the run to MLflow."""
+
+    template_fields: Sequence[str] = ("day", "window_days", "train_params")
+
+    def __init__(
+        self,
+        *,
+        experiment: str,
+        window_days: int | str = 7,
+        train_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.experiment = experiment
+        self.window_days = window_days
+        self.train_params = train_params or {}
+
+    def run(self, context: Context) -> dict[str, Any]:
+        from mlops_core import steps
+        from mlops_core.train import TrainParams
+
+        params = TrainParams(
+            window_days=int(self.window_days),
+            **{k: type(getattr(TrainParams, k))(v) for k, v in self.train_params.items()},
+        )
+        day = resolve_day(self.day, context)
+        result = steps.train(
+            self.lake_hook.get_conn(),
+            self.schema,
+            day,
+            settings=self.settings,
+            params=params,
+            experiment=self.experiment,
+        )
+        self.log.info("Trained run %s: %s", result["run_id"], result["metrics"])
+        return result
+
+
+class RegisterModelOperator(MlopsBaseOperator):
+    """Register the trained model as a new version with alias ``challenger``."""
+
+    template_fields: Sequence[str] = ("model_uri", "run_id")
+
+    def __init__(self, *, model_name: str, model_uri: str, run_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_name, self.model_uri, self.run_id = model_name, model_uri, run_id
+
+    def run(self, context: Context) -> dict[str, str]:
+        from mlops_core import steps
+
+        ref = steps.register(self.settings, self.model_name, self.model_uri, self.run_id)
+        self.log.info("Registered %s version %s as challenger", self.model_name, ref["version"])
+        return ref
+
+
+class EvaluationGateOperator(MlopsBaseOperator):
+    """Absolute thresholds + challenger vs champion on the same holdout. Rejection fails the
+    task (no retries) and nothing downstream runs; the verdict is saved either way."""
+
+    template_fields: Sequence[str] = ("version", "thresholds")
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        version: str,
+        thresholds: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name, self.version = model_name, version
+        self.thresholds = thresholds or {}
+
+    def run(self, context: Context) -> dict[str, Any]:
+        from mlops_core import steps
+        from mlops_core.evaluate import GateThresholds
+
+        thresholds = GateThresholds(**{k: float(v) for k, v in self.thresholds.items()})
+        verdict = steps.gate(
+            self.settings, self.schema, self.model_name, str(self.version), thresholds
+        )
+        self.log.info("Gate %s for version %s: %s", verdict.decision, self.version, verdict.reasons)
+        return verdict.to_dict()
+
+
+class PromoteModelOperator(MlopsBaseOperator):
+    """Move alias ``champion`` to a version with a passing gate verdict."""
+
+    template_fields: Sequence[str] = ("version",)
+
+    def __init__(self, *, model_name: str, version: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_name, self.version = model_name, version
+
+    def run(self, context: Context) -> dict[str, Any]:
+        from mlops_core import steps
+
+        dag_run = context["dag_run"]
+        user = getattr(dag_run, "triggering_user_name", None) or "scheduler"
+        actor = f"{user} via {dag_run.dag_id}/{dag_run.run_id}"
+        at = context.get("logical_date") or dag_run.run_after
+        record = steps.promote(
+            self.settings, self.model_name, str(self.version), actor=actor, at=at
+        )
+        self.log.info("Promotion of %s v%s: %s", self.model_name, self.version, record)
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = {
+                "model": self.model_name,
+                "version": str(self.version),
+            }
+        return record
+
+
+class BatchScoreOperator(MlopsBaseOperator):
+    """Score the day's validated partition with the registry's champion."""
+
+    template_fields: Sequence[str] = ("day", "alias", "batch_rows")
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        alias: str = "champion",
+        batch_rows: int | str = 250_000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name, self.alias, self.batch_rows = model_name, alias, batch_rows
+
+    def run(self, context: Context) -> dict[str, Any]:
+        from mlops_core import steps
+
+        day = resolve_day(self.day, context)
+        manifest = steps.score(
+            self.lake_hook.get_conn(),
+            self.schema,
+            day,
+            settings=self.settings,
+            model_name=self.model_name,
+            alias=self.alias,
+            batch_rows=int(self.batch_rows),
+        )
+        self.log.info(
+            "Scored %s rows of %s into %s with %s v%s",
+            manifest.rows_out,
+            day,
+            manifest.output_key,
+            manifest.model_name,
+            manifest.model_version,
+        )
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = {
+                "day": day.isoformat(),
+                "model_version": manifest.model_version,
+            }
+        return manifest.to_dict()
