@@ -19,7 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def airflow_env(data_root: Path | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
+def airflow_env(
+    data_root: Path | None = None, base: dict[str, str] | None = None
+) -> dict[str, str]:
     """Environment for an isolated Airflow over ``data_root``; explicit settings in ``base`` win."""
     env = dict(os.environ if base is None else base)
     root = Path(data_root or env.get("MLOPS_DATA_ROOT") or REPO / ".local").resolve()
@@ -57,6 +59,30 @@ def main(argv: list[str]) -> int:
             subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True)
         cmd = [str(BIN / "airflow"), *argv]
     return subprocess.call(cmd, env=env)
+
+
+def run_dag(
+    dag_id: str,
+    day: str,
+    env: dict[str, str],
+    *,
+    conf: dict | None = None,
+    log_dir: Path | None = None,
+) -> tuple[int, float, Path]:
+    """``airflow dags test <dag_id> <day>``; returns (exit code, seconds, log file)."""
+    import json
+    import time
+
+    log_dir = Path(log_dir or Path(env["MLOPS_DATA_ROOT"]) / "demo-logs")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{dag_id}__{day}__{int(time.time() * 1000)}.log"
+    cmd = [str(BIN / "airflow"), "dags", "test", dag_id, day]
+    if conf:
+        cmd += ["--conf", json.dumps(conf)]
+    start = time.monotonic()
+    with open(log, "w") as fh:
+        rc = subprocess.call(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)
+    return rc, time.monotonic() - start, log
 
 
 if __name__ == "__main__":

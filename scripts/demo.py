@@ -1,0 +1,254 @@
+"""`make demo`: every scenario end to end through Airflow on the embedded default stack.
+
+SQLite Airflow metadata DB, local MLflow (SQLite + local artifacts) and a local lake, all under
+MLOPS_DATA_ROOT (default `.local/`). The DAGs run through `airflow dags test`, the same task
+code the scheduler runs. The demo exits non-zero when any expected outcome is not met, and
+writes `<data root>/demo-summary.json`.
+
+    python scripts/demo.py [--keep] [--rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from airflow_env import BIN, airflow_env, run_dag  # noqa: E402
+
+HISTORY_START = dt.date(2026, 11, 1)
+TRAIN_DAY = dt.date(2026, 11, 7)
+SCORE_DAYS = [dt.date(2026, 11, 8), dt.date(2026, 11, 9), dt.date(2026, 11, 10)]
+BAD_DAY = dt.date(2026, 11, 11)
+
+
+class DemoFailure(RuntimeError):
+    pass
+
+
+def _say(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+def _lake(env: dict[str, str]):
+    from mlops_core.config import Settings
+    from mlops_core.schema import load_schema
+    from mlops_core.storage import storage_from_url
+
+    settings = Settings.from_env(env)
+    return (
+        settings,
+        storage_from_url(settings.storage_url, settings.s3_endpoint_url),
+        load_schema("fraud"),
+    )
+
+
+def land_bad_batch(env: dict[str, str], day: dt.date, rows: int) -> dict[str, object]:
+    """A producer bug: three negative amounts and a duplicated transaction id."""
+    from mlops_core import lake
+    from mlops_core.sample_data import generate_transactions
+
+    _, storage, schema = _lake(env)
+    frame = generate_transactions(day, n_rows=rows)
+    frame.loc[[5, 17, 99], "amount"] = -20.0
+    frame.loc[7, "transaction_id"] = frame.loc[8, "transaction_id"]
+    frame["timestamp"] = frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    prefix = lake.landing_prefix(schema.name, day)
+    storage.write_bytes(prefix + "part-000.csv", frame.to_csv(index=False).encode())
+    storage.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
+    return {"negative_amount_rows": 3, "duplicate_id_rows": 2}
+
+
+def fraud_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str, object]:
+    from mlops_core import lake, registry, steps
+    from mlops_core.storage import sha256_file  # noqa: F401 - same checksum as manifests
+
+    settings, storage, schema = _lake(env)
+
+    def dag(dag_id: str, day: dt.date, expect: str = "success", conf: dict | None = None) -> None:
+        rc, seconds, log = run_dag(dag_id, day.isoformat(), env, conf=conf)
+        state = "success" if rc == 0 else "failed"
+        runs.append(
+            {
+                "dag_id": dag_id,
+                "day": day.isoformat(),
+                "state": state,
+                "expected": expect,
+                "seconds": round(seconds, 1),
+                "log": str(log),
+            }
+        )
+        _say(f"{dag_id} {day}: {state} in {seconds:.0f}s (expected {expect}); log {log}")
+        if state != expect:
+            raise DemoFailure(f"{dag_id} {day} ended {state}, expected {expect}; see {log}")
+
+    _say(
+        f"landing {TRAIN_DAY - HISTORY_START} days of history directly, then {TRAIN_DAY} through the producer DAG"
+    )
+    day = HISTORY_START
+    while day < TRAIN_DAY:
+        steps.land_sample_partition(storage, schema, day, rows=rows)
+        day += dt.timedelta(days=1)
+    dag("fraud_sample_landing", TRAIN_DAY, conf={"rows": rows})
+    for day in SCORE_DAYS:
+        steps.land_sample_partition(storage, schema, day, rows=rows)
+
+    dag("fraud_training", TRAIN_DAY)
+    champion = registry.require(settings.mlflow_tracking_uri, "fraud_model")
+    verdict_path = (
+        settings.reports_dir / "gates" / "fraud_model" / f"v{champion.version}" / "verdict.json"
+    )
+    verdict = json.loads(verdict_path.read_text())
+
+    scored = []
+    for day in SCORE_DAYS:
+        dag("fraud_scoring", day)
+        manifest = json.loads(
+            storage.read_bytes(lake.scored_prefix(schema.name, day) + lake.MANIFEST)
+        )
+        scored.append(manifest)
+        if manifest["rows_in"] != manifest["rows_out"]:
+            raise DemoFailure(f"scoring {day} lost rows: {manifest}")
+
+    _say(f"rerunning fraud_scoring for {SCORE_DAYS[0]} to check it rewrites identical bytes")
+    dag("fraud_scoring", SCORE_DAYS[0], conf={"day": SCORE_DAYS[0].isoformat()})
+    rerun = json.loads(
+        storage.read_bytes(lake.scored_prefix(schema.name, SCORE_DAYS[0]) + lake.MANIFEST)
+    )
+    identical = rerun["output_sha256"] == scored[0]["output_sha256"]
+    if not identical:
+        raise DemoFailure(f"rerun of {SCORE_DAYS[0]} changed the output: {rerun} vs {scored[0]}")
+
+    _say(f"landing a bad batch for {BAD_DAY} (negative amounts, duplicate id)")
+    injected = land_bad_batch(env, BAD_DAY, rows)
+    dag("fraud_scoring", BAD_DAY, expect="failed")
+    quarantined = sorted({k.rsplit("/", 1)[0] for k in storage.list(f"quarantine/{schema.name}/")})
+    if not quarantined:
+        raise DemoFailure("the bad batch was not quarantined")
+    after = registry.require(settings.mlflow_tracking_uri, "fraud_model")
+    if after.version != champion.version:
+        raise DemoFailure(f"champion moved from {champion.version} to {after.version} on bad data")
+    if storage.exists(lake.scored_prefix(schema.name, BAD_DAY) + lake.MANIFEST):
+        raise DemoFailure("a scored output exists for the quarantined day")
+    incidents = [json.loads(line) for line in settings.incidents_log.read_text().splitlines()]
+
+    return {
+        "model_name": "fraud_model",
+        "champion_version": champion.version,
+        "champion_run_id": champion.run_id,
+        "gate": {
+            "decision": verdict["decision"],
+            "challenger": verdict["challenger"],
+            "thresholds": verdict["thresholds"],
+            "verdict": str(verdict_path),
+        },
+        "scored_partitions": [
+            {
+                "day": m["day"],
+                "rows_in": m["rows_in"],
+                "rows_out": m["rows_out"],
+                "model_version": m["model_version"],
+                "output": storage.uri(m["output_key"]),
+                "sha256": m["output_sha256"],
+            }
+            for m in scored
+        ],
+        "rerun_identical_bytes": identical,
+        "quarantined_batches": [storage.uri(q) for q in quarantined],
+        "bad_batch": {
+            "day": BAD_DAY.isoformat(),
+            "injected": injected,
+            "incident": incidents[-1] if incidents else None,
+            "champion_unchanged": after.version == champion.version,
+        },
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the previous demo state")
+    parser.add_argument("--rows", type=int, default=5_000, help="transactions per day")
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    env = airflow_env()
+    root = Path(env["MLOPS_DATA_ROOT"])
+    if not args.keep:
+        for sub in ("lake", "mlflow", "airflow", "reports", "demo-logs", "incidents.jsonl"):
+            target = root / sub
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(
+                missing_ok=True
+            )
+        env = airflow_env()
+    _say(f"data root {root}; Airflow home {env['AIRFLOW_HOME']} (SQLite)")
+    subprocess.run(
+        [str(BIN / "airflow"), "db", "migrate"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    runs: list[dict] = []
+    summary: dict[str, object] = {"data_root": str(root), "dag_runs": runs, "scenarios": {}}
+    status = 0
+    try:
+        summary["scenarios"]["fraud"] = fraud_scenario(env, args.rows, runs)
+    except DemoFailure as exc:
+        summary["error"] = str(exc)
+        status = 1
+    summary["wall_seconds"] = round(time.monotonic() - started, 1)
+    summary["where_to_look"] = {
+        "lake": str(root / "lake"),
+        "gate_verdicts": str(root / "reports" / "gates"),
+        "data_docs": str(root / "reports" / "data_docs"),
+        "incidents": str(root / "incidents.jsonl"),
+        "airflow_ui": "make airflow-ui  (http://localhost:8080)",
+        "mlflow_ui": "make mlflow-ui  (http://localhost:5000)",
+    }
+    out = root / "demo-summary.json"
+    out.write_text(json.dumps(summary, indent=2, sort_keys=True))
+    print_summary(summary, out)
+    return status
+
+
+def print_summary(summary: dict, path: Path) -> None:
+    print("\n=== demo summary ===")
+    for run in summary["dag_runs"]:
+        mark = "ok " if run["state"] == run["expected"] else "BAD"
+        print(
+            f"  [{mark}] {run['dag_id']:<22} {run['day']}  {run['state']:<8} {run['seconds']:>5}s"
+        )
+    fraud = summary["scenarios"].get("fraud")
+    if fraud:
+        gate = fraud["gate"]
+        print(
+            f"\nfraud: champion {fraud['model_name']} v{fraud['champion_version']}  gate {gate['decision']}"
+            f"  PR-AUC {gate['challenger']['pr_auc']:.3f}  recall@1%FPR {gate['challenger']['recall_at_fpr']:.3f}"
+        )
+        for part in fraud["scored_partitions"]:
+            print(
+                f"  scored {part['day']}: {part['rows_out']} rows with v{part['model_version']} -> {part['output']}"
+            )
+        print(f"  rerun wrote identical bytes: {fraud['rerun_identical_bytes']}")
+        for q in fraud["quarantined_batches"]:
+            print(f"  quarantined: {q}")
+        print(f"  champion unchanged after bad batch: {fraud['bad_batch']['champion_unchanged']}")
+    if "error" in summary:
+        print(f"\nDEMO FAILED: {summary['error']}")
+    print(f"\nwall time {summary['wall_seconds']}s; summary written to {path}")
+    for name, where in summary["where_to_look"].items():
+        print(f"  {name:<15} {where}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
