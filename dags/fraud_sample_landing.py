@@ -14,7 +14,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, Param
 
-from mlops_airflow.dag_defaults import FRAUD_LANDED, RUNBOOK_COMMON, default_args
+from mlops_airflow.dag_defaults import FRAUD_LANDED, FRAUD_SCHEMA, RUNBOOK_COMMON, default_args
 from mlops_airflow.operators import LandSampleDataOperator
 
 with DAG(
@@ -35,6 +35,7 @@ with DAG(
     },
 ) as dag:
     LandSampleDataOperator(
+        dataset_schema=FRAUD_SCHEMA,
         task_id="land",
         rows="{{ params.rows }}",
         seed="{{ params.seed }}",

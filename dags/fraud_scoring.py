@@ -21,7 +21,13 @@ import datetime as dt
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
-from mlops_airflow.dag_defaults import FRAUD_MODEL, FRAUD_SCORED, RUNBOOK_COMMON, default_args
+from mlops_airflow.dag_defaults import (
+    FRAUD_MODEL,
+    FRAUD_SCHEMA,
+    FRAUD_SCORED,
+    RUNBOOK_COMMON,
+    default_args,
+)
 from mlops_airflow.operators import (
     BatchScoreOperator,
     ExtractPartitionOperator,
@@ -59,14 +65,17 @@ with DAG(
 ) as dag:
     wait = PartitionSensor(
         task_id="wait_for_partition",
-        dataset_schema="fraud",
+        dataset_schema=FRAUD_SCHEMA,
         timeout=12 * 3600,
         poke_interval=300,
         execution_timeout=dt.timedelta(hours=13),
     )
-    extract = ExtractPartitionOperator(task_id="extract")
-    validate = ValidatePartitionOperator(task_id="validate", with_label=False)
+    extract = ExtractPartitionOperator(dataset_schema=FRAUD_SCHEMA, task_id="extract")
+    validate = ValidatePartitionOperator(
+        dataset_schema=FRAUD_SCHEMA, task_id="validate", with_label=False
+    )
     score = BatchScoreOperator(
+        dataset_schema=FRAUD_SCHEMA,
         task_id="score",
         model_name=FRAUD_MODEL,
         alias="{{ params.model_alias }}",

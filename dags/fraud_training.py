@@ -24,6 +24,7 @@ from mlops_airflow.dag_defaults import (
     FRAUD_EXPERIMENT,
     FRAUD_LANDED,
     FRAUD_MODEL,
+    FRAUD_SCHEMA,
     RUNBOOK_COMMON,
     default_args,
 )
@@ -89,25 +90,36 @@ with DAG(
     },
 ) as dag:
     wait = PartitionSensor(
-        task_id="wait_for_partition", dataset_schema="fraud", timeout=6 * 3600, poke_interval=120
+        task_id="wait_for_partition",
+        dataset_schema=FRAUD_SCHEMA,
+        timeout=6 * 3600,
+        poke_interval=120,
     )
-    extract = ExtractPartitionOperator(task_id="extract", window_days="{{ params.window_days }}")
+    extract = ExtractPartitionOperator(
+        dataset_schema=FRAUD_SCHEMA, task_id="extract", window_days="{{ params.window_days }}"
+    )
     validate = ValidatePartitionOperator(
-        task_id="validate", window_days="{{ params.window_days }}", with_label=True
+        dataset_schema=FRAUD_SCHEMA,
+        task_id="validate",
+        window_days="{{ params.window_days }}",
+        with_label=True,
     )
     train = TrainModelOperator(
+        dataset_schema=FRAUD_SCHEMA,
         task_id="train",
         experiment=FRAUD_EXPERIMENT,
         window_days="{{ params.window_days }}",
         train_params={"fpr_target": "{{ params.fpr_target }}"},
     )
     register = RegisterModelOperator(
+        dataset_schema=FRAUD_SCHEMA,
         task_id="register",
         model_name=FRAUD_MODEL,
         model_uri="{{ ti.xcom_pull(task_ids='train')['model_uri'] }}",
         run_id="{{ ti.xcom_pull(task_ids='train')['run_id'] }}",
     )
     gate = EvaluationGateOperator(
+        dataset_schema=FRAUD_SCHEMA,
         task_id="evaluation_gate",
         model_name=FRAUD_MODEL,
         version="{{ ti.xcom_pull(task_ids='register')['version'] }}",
@@ -120,6 +132,7 @@ with DAG(
         retries=0,
     )
     promote = PromoteModelOperator(
+        dataset_schema=FRAUD_SCHEMA,
         task_id="promote",
         model_name=FRAUD_MODEL,
         version="{{ ti.xcom_pull(task_ids='register')['version'] }}",

@@ -61,6 +61,17 @@ def main(argv: list[str]) -> int:
     return subprocess.call(cmd, env=env)
 
 
+def migrate(env: dict[str, str]) -> None:
+    """Create or upgrade the metadata DB for ``env``."""
+    subprocess.run(
+        [str(BIN / "airflow"), "db", "migrate"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
 def run_dag(
     dag_id: str,
     day: str,

@@ -14,14 +14,13 @@ import argparse
 import datetime as dt
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from airflow_env import BIN, airflow_env, run_dag  # noqa: E402
+from airflow_env import airflow_env, migrate, run_dag  # noqa: E402
 
 HISTORY_START = dt.date(2026, 11, 1)
 TRAIN_DAY = dt.date(2026, 11, 7)
@@ -90,7 +89,7 @@ def fraud_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str
             raise DemoFailure(f"{dag_id} {day} ended {state}, expected {expect}; see {log}")
 
     _say(
-        f"landing {TRAIN_DAY - HISTORY_START} days of history directly, then {TRAIN_DAY} through the producer DAG"
+        f"landing {(TRAIN_DAY - HISTORY_START).days} days of history directly, then {TRAIN_DAY} through the producer DAG"
     )
     day = HISTORY_START
     while day < TRAIN_DAY:
@@ -190,13 +189,7 @@ def main() -> int:
             )
         env = airflow_env()
     _say(f"data root {root}; Airflow home {env['AIRFLOW_HOME']} (SQLite)")
-    subprocess.run(
-        [str(BIN / "airflow"), "db", "migrate"],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    migrate(env)
 
     runs: list[dict] = []
     summary: dict[str, object] = {"data_root": str(root), "dag_runs": runs, "scenarios": {}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from airflow.sdk import Asset
 
@@ -14,6 +15,8 @@ FRAUD_LANDED = Asset(
 FRAUD_CHAMPION = Asset(name="fraud_model_champion", uri="mlops://registry/fraud_model/champion")
 FRAUD_SCORED = Asset(name="fraud_transactions_scored", uri="mlops://lake/scored/fraud_transactions")
 
+# A bundled schema name or the path of a JSON schema file for the user's own transactions.
+FRAUD_SCHEMA = os.environ.get("MLOPS_FRAUD_SCHEMA", "fraud")
 FRAUD_MODEL = "fraud_model"
 FRAUD_EXPERIMENT = "fraud_detection"
 
