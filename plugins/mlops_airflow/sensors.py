@@ -13,7 +13,6 @@ from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from mlops_airflow.hooks import DataLakeHook
 from mlops_airflow.partitions import resolve_day
-from mlops_airflow.triggers import PartitionMarkerTrigger
 
 
 class PartitionSensor(BaseSensorOperator):
@@ -66,6 +65,8 @@ class PartitionSensor(BaseSensorOperator):
             return super().execute(context)
         if self.poke(context):
             return None
+        from mlops_airflow.triggers import PartitionMarkerTrigger  # triggerer-side code, lazily
+
         settings = self.hook.settings
         self.defer(
             trigger=PartitionMarkerTrigger(

@@ -1,0 +1,231 @@
+"""Benchmarks: each prints `<name> ratio=<value> target=<value>` against a baseline measured in
+the same run on the same machine. Details go to stderr; the ratio lines come last on stdout.
+
+    python bench/run.py [--rows 1000000] [--big-rows 10000000] [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TARGETS = {
+    "fraud_scoring_throughput": (">=", 0.9),
+    "fraud_scoring_memory": ("<=", 1.2),
+    "dag_parse": ("<=", 1.5),
+    "validation_overhead": ("<=", 0.25),
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def fitted_pipeline():
+    import pandas as pd
+
+    from mlops_core.sample_data import generate_transactions
+    from mlops_core.schema import load_schema
+    from mlops_core.train import TrainParams, train_model
+
+    schema = load_schema("fraud")
+    frame = pd.concat(
+        [generate_transactions(dt.date(2026, 11, d), n_rows=5_000) for d in range(1, 8)],
+        ignore_index=True,
+    )
+    started = time.perf_counter()
+    result = train_model(frame, schema, TrainParams())
+    return schema, result.pipeline, time.perf_counter() - started
+
+
+def write_partition(path: Path, rows: int, chunk: int = 1_000_000) -> None:
+    """A scoring input of ``rows`` rows, generated and written chunk by chunk."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlops_core.sample_data import generate_transactions
+
+    writer = None
+    for i, start in enumerate(range(0, rows, chunk)):
+        frame = generate_transactions(
+            dt.date(2026, 11, 1) + dt.timedelta(days=i), n_rows=min(chunk, rows - start)
+        )
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+        writer.write_table(table, row_group_size=250_000)
+    writer.close()
+
+
+def bench_throughput(tmp: Path, rows: int) -> float:
+    import pandas as pd
+
+    from mlops_core.score import score_file
+    from mlops_core.storage import sha256_file
+
+    schema, pipeline, _ = fitted_pipeline()
+    src = tmp / "input.parquet"
+    write_partition(src, rows)
+    frame = pd.read_parquet(src, columns=schema.model_input_columns)
+    bare, full = [], []
+    for _ in range(2):
+        started = time.perf_counter()
+        pipeline.predict_proba(frame)
+        bare.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        score_file(src, tmp / "scores.parquet", pipeline, schema, model_version="1")
+        sha256_file(tmp / "scores.parquet")  # the manifest checksum is part of the task
+        full.append(time.perf_counter() - started)
+    log(
+        f"throughput: {rows} rows, bare predict_proba best {min(bare):.2f}s, full scoring path best {min(full):.2f}s"
+    )
+    return min(bare) / min(full)
+
+
+_RSS_CHILD = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    from pathlib import Path
+    import skops.io
+    from mlops_core.schema import load_schema
+    from mlops_core.score import score_file
+    from mlops_core.registry import TRUSTED_TYPES
+    model = skops.io.load(sys.argv[1], trusted=TRUSTED_TYPES)
+    started = time.perf_counter()
+    rows = score_file(Path(sys.argv[2]), Path(sys.argv[3]), model, load_schema("fraud"), model_version="1")
+    print(json.dumps({"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "seconds": time.perf_counter() - started, "rows": rows[1]}))
+    """
+)
+
+
+def bench_memory(tmp: Path, rows: int, big_rows: int) -> float:
+    import skops.io
+
+    _, pipeline, _ = fitted_pipeline()
+    model = tmp / "model.skops"
+    skops.io.dump(pipeline, model)
+    peaks = {}
+    for n in (rows, big_rows):
+        src = tmp / f"input_{n}.parquet"
+        write_partition(src, n)
+        out = subprocess.run(
+            [sys.executable, "-c", _RSS_CHILD, str(model), str(src), str(tmp / f"out_{n}.parquet")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        peaks[n] = json.loads(out.stdout.strip().splitlines()[-1])
+        log(
+            f"memory: {n} rows scored in {peaks[n]['seconds']:.1f}s, peak RSS {peaks[n]['rss_kb'] / 1024:.0f} MiB"
+        )
+        src.unlink()
+    return peaks[big_rows]["rss_kb"] / peaks[rows]["rss_kb"]
+
+
+_PARSE_CHILD = textwrap.dedent(
+    """
+    import runpy, sys, time
+    import airflow.sdk  # the baseline for both: Airflow itself is loaded
+    started = time.perf_counter()
+    runpy.run_path(sys.argv[1])
+    print(time.perf_counter() - started)
+    """
+)
+
+_EMPTY_DAG = textwrap.dedent(
+    """
+    import pendulum
+    from airflow.sdk import DAG
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    with DAG(dag_id="empty", start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), schedule=None):
+        EmptyOperator(task_id="noop")
+    """
+)
+
+
+def bench_dag_parse(tmp: Path) -> float:
+    empty = tmp / "empty_dag.py"
+    empty.write_text(_EMPTY_DAG)
+
+    def parse_seconds(path: Path) -> float:
+        times = []
+        for _ in range(3):
+            out = subprocess.run(
+                [sys.executable, "-c", _PARSE_CHILD, str(path)],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=tmp,
+            )
+            times.append(float(out.stdout.strip().splitlines()[-1]))
+        return statistics.median(times)
+
+    baseline = parse_seconds(empty)
+    worst = 0.0
+    for dag_file in sorted((REPO / "dags").glob("*.py")):
+        seconds = parse_seconds(dag_file)
+        log(
+            f"dag_parse: {dag_file.name} {seconds * 1000:.0f} ms (empty DAG {baseline * 1000:.0f} ms)"
+        )
+        worst = max(worst, seconds / baseline)
+    return worst
+
+
+def bench_validation(tmp: Path, rows: int) -> float:
+    from mlops_core.sample_data import generate_transactions
+    from mlops_core.schema import load_schema
+    from mlops_core.validate import validate_frame
+
+    schema = load_schema("fraud")
+    frame = generate_transactions(dt.date(2026, 11, 1), n_rows=rows)
+    validate_frame(frame.head(1000), schema, dt.date(2026, 11, 1))  # GX import + warm-up
+    started = time.perf_counter()
+    report = validate_frame(frame, schema, dt.date(2026, 11, 1))
+    seconds = time.perf_counter() - started
+    _, _, train_seconds = fitted_pipeline()
+    log(
+        f"validation: {rows} rows in {seconds:.2f}s (success={report.success}); training fit {train_seconds:.2f}s"
+    )
+    return seconds / train_seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--big-rows", type=int, default=10_000_000)
+    parser.add_argument("--only", nargs="*", default=list(TARGETS))
+    args = parser.parse_args()
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        runners = {
+            "fraud_scoring_throughput": lambda: bench_throughput(tmp, args.rows),
+            "fraud_scoring_memory": lambda: bench_memory(tmp, args.rows, args.big_rows),
+            "dag_parse": lambda: bench_dag_parse(tmp),
+            "validation_overhead": lambda: bench_validation(tmp, args.rows),
+        }
+        for name in args.only:
+            results[name] = runners[name]()
+    log(f"own peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    for name, ratio in results.items():
+        op, target = TARGETS[name]
+        print(f"{name} ratio={ratio:.3f} target={op}{target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
