@@ -187,13 +187,35 @@ def validate_frame(
     Returns:
         The report; ``report.success`` is False when any critical expectation failed.
     """
+    return run_suite(
+        frame,
+        suite_specs(schema, day, with_label=with_label),
+        dataset=schema.name,
+        suite_name=f"{schema.name}_{'labelled' if with_label else 'unlabelled'}",
+        day=day,
+        id_column=schema.id_column,
+        docs_dir=docs_dir,
+    )
+
+
+def run_suite(
+    frame: pd.DataFrame,
+    specs: list[ExpectationSpec],
+    *,
+    dataset: str,
+    suite_name: str,
+    day: dt.date,
+    id_column: str | None,
+    docs_dir: Path | None = None,
+) -> ValidationReport:
+    """Run ``specs`` as a GX 1.x suite on ``frame`` (ephemeral context, pandas data source).
+
+    Any dataset can use this: build its specs, then read failures from the report. Sample
+    rows show ``id_column`` (when given) beside the failing column.
+    """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    specs = suite_specs(schema, day, with_label=with_label)
-    digest = suite_hash(specs)
-    suite_name = f"{schema.name}_{'labelled' if with_label else 'unlabelled'}"
 
     ctx = gx.get_context(mode="ephemeral")
     ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -216,7 +238,7 @@ def validate_frame(
         )
     batch_def = (
         ctx.data_sources.add_pandas("lake")
-        .add_dataframe_asset(schema.name)
+        .add_dataframe_asset(dataset)
         .add_batch_definition_whole_dataframe(f"dt={day.isoformat()}")
     )
     suite = ctx.suites.add(gx.ExpectationSuite(name=suite_name))
@@ -242,14 +264,14 @@ def validate_frame(
             checks += 1
             if res.success:
                 continue
-            check = _check_result(res, frame, schema)
+            check = _check_result(res, frame, id_column)
             (warnings if check.severity == WARNING else failures).append(check)
     return ValidationReport(
-        dataset=schema.name,
+        dataset=dataset,
         day=day.isoformat(),
         rows=len(frame),
         suite_name=suite_name,
-        suite_hash=digest,
+        suite_hash=suite_hash(specs),
         checks_run=checks,
         failures=failures,
         warnings=warnings,
@@ -257,7 +279,7 @@ def validate_frame(
     )
 
 
-def _check_result(res: Any, frame: pd.DataFrame, schema: DatasetSchema) -> CheckResult:
+def _check_result(res: Any, frame: pd.DataFrame, id_column: str | None) -> CheckResult:
     config = res.expectation_config
     column = config.kwargs.get("column")
     info = res.result or {}
@@ -285,7 +307,7 @@ def _check_result(res: Any, frame: pd.DataFrame, schema: DatasetSchema) -> Check
         check.detail = f"observed {info['observed_value']}"
     index = info.get("partial_unexpected_index_list") or []
     if index and column in frame.columns:
-        cols = [c for c in dict.fromkeys((schema.id_column, column)) if c in frame.columns]
+        cols = [c for c in dict.fromkeys((id_column, column)) if c and c in frame.columns]
         rows = frame.iloc[[int(i) for i in index[:_SAMPLE]]][cols]
         check.sample_rows = json.loads(rows.to_json(orient="records", date_format="iso"))
     return check
