@@ -26,6 +26,7 @@ from mlops_airflow.dag_defaults import (
     FRAUD_SCHEMA,
     FRAUD_SCORED,
     RUNBOOK_COMMON,
+    SENSOR_POKE_SECONDS,
     default_args,
 )
 from mlops_airflow.operators import (
@@ -67,7 +68,7 @@ with DAG(
         task_id="wait_for_partition",
         dataset_schema=FRAUD_SCHEMA,
         timeout=12 * 3600,
-        poke_interval=300,
+        poke_interval=SENSOR_POKE_SECONDS,
         execution_timeout=dt.timedelta(hours=13),
     )
     extract = ExtractPartitionOperator(dataset_schema=FRAUD_SCHEMA, task_id="extract")

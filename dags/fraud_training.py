@@ -26,6 +26,7 @@ from mlops_airflow.dag_defaults import (
     FRAUD_MODEL,
     FRAUD_SCHEMA,
     RUNBOOK_COMMON,
+    SENSOR_POKE_SECONDS,
     default_args,
 )
 from mlops_airflow.operators import (
@@ -93,7 +94,7 @@ with DAG(
         task_id="wait_for_partition",
         dataset_schema=FRAUD_SCHEMA,
         timeout=6 * 3600,
-        poke_interval=120,
+        poke_interval=SENSOR_POKE_SECONDS,
     )
     extract = ExtractPartitionOperator(
         dataset_schema=FRAUD_SCHEMA, task_id="extract", window_days="{{ params.window_days }}"

@@ -17,6 +17,8 @@ FRAUD_SCORED = Asset(name="fraud_transactions_scored", uri="mlops://lake/scored/
 
 # A bundled schema name or the path of a JSON schema file for the user's own transactions.
 FRAUD_SCHEMA = os.environ.get("MLOPS_FRAUD_SCHEMA", "fraud")
+# How often data-arrival sensors (and their triggers) look for the _SUCCESS marker.
+SENSOR_POKE_SECONDS = int(os.environ.get("MLOPS_SENSOR_POKE_SECONDS", "120"))
 FRAUD_MODEL = "fraud_model"
 FRAUD_EXPERIMENT = "fraud_detection"
 

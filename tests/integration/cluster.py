@@ -84,7 +84,11 @@ class AirflowCluster:
         passwords.write_text(json.dumps({"admin": self.password}))
         from cryptography.fernet import Fernet
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MLOPS_", "MLFLOW_"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AIRFLOW", "MLOPS_", "MLFLOW_"))
+        }
         env.update(
             {
                 "AIRFLOW_HOME": str(self.workdir / "airflow"),
@@ -111,6 +115,7 @@ class AirflowCluster:
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
                 "GX_ANALYTICS_ENABLED": "False",
                 "MLOPS_DATA_ROOT": str(self.workdir / "data"),
+                "MLOPS_SENSOR_POKE_SECONDS": "3",
                 "MLOPS_STORAGE_URL": f"s3://{self.bucket}/lake",
                 "MLOPS_S3_ENDPOINT_URL": self.s3_endpoint,
                 "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{self.mlflow_port}",
@@ -131,10 +136,18 @@ class AirflowCluster:
         self._spawn(
             "mlflow",
             [
-                str(BIN / "mlflow"), "server",
-                "--backend-store-uri", self.mlflow_store,
-                "--artifacts-destination", f"s3://{self.bucket}/mlflow",
-                "--host", "127.0.0.1", "--port", str(self.mlflow_port), "--workers", "1",
+                str(BIN / "mlflow"),
+                "server",
+                "--backend-store-uri",
+                self.mlflow_store,
+                "--artifacts-destination",
+                f"s3://{self.bucket}/mlflow",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.mlflow_port),
+                "--workers",
+                "1",
             ],
         )
         self._run(["airflow", "db", "migrate"], timeout=300)
@@ -143,12 +156,22 @@ class AirflowCluster:
             "scheduler": ["scheduler"],
             "dag-processor": ["dag-processor"],
             "triggerer": ["triggerer"],
-            "worker": ["celery", "worker", "-q", self.env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"],
-                       "--concurrency", str(self.worker_concurrency)],
+            "worker": [
+                "celery",
+                "worker",
+                "-q",
+                self.env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"],
+                "--concurrency",
+                str(self.worker_concurrency),
+            ],
         }.items():
             self._spawn(name, [str(BIN / "airflow"), *args])
         deadline = time.monotonic() + timeout
-        self._wait(lambda: self._get_ok(f"http://127.0.0.1:{self.mlflow_port}/health"), deadline, "MLflow server")
+        self._wait(
+            lambda: self._get_ok(f"http://127.0.0.1:{self.mlflow_port}/health"),
+            deadline,
+            "MLflow server",
+        )
         self._wait(self._healthy, deadline, "Airflow components healthy")
         self.login()
 
@@ -172,15 +195,26 @@ class AirflowCluster:
     def _spawn(self, name: str, cmd: list[str]) -> None:
         log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
         self.procs[name] = subprocess.Popen(
-            cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=True
+            cmd,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            start_new_session=True,
         )
 
     def _run(self, args: list[str], timeout: float) -> subprocess.CompletedProcess:
         out = subprocess.run(
-            [str(BIN / args[0]), *args[1:]], env=self.env, capture_output=True, text=True, timeout=timeout
+            [str(BIN / args[0]), *args[1:]],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if out.returncode != 0:
-            raise RuntimeError(f"{' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+            raise RuntimeError(
+                f"{' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+            )
         return out
 
     def airflow_cli(self, *args: str, timeout: float = 120) -> str:
@@ -220,15 +254,20 @@ class AirflowCluster:
 
     def login(self) -> None:
         resp = httpx.post(
-            f"{self.base_url}/auth/token", json={"username": "admin", "password": self.password}, timeout=30
+            f"{self.base_url}/auth/token",
+            json={"username": "admin", "password": self.password},
+            timeout=30,
         )
         resp.raise_for_status()
         self.token = resp.json()["access_token"]
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
         resp = httpx.request(
-            method, f"{self.base_url}/api/v2{path}", headers={"Authorization": f"Bearer {self.token}"},
-            timeout=30, **kwargs,
+            method,
+            f"{self.base_url}/api/v2{path}",
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
+            **kwargs,
         )
         if resp.status_code >= 400:
             raise RuntimeError(f"{method} {path} -> {resp.status_code}: {resp.text[:2000]}")
@@ -247,7 +286,9 @@ class AirflowCluster:
 
     def trigger(self, dag_id: str, logical_date: str, conf: dict | None = None) -> str:
         run = self.api(
-            "POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf or {}}
+            "POST",
+            f"/dags/{dag_id}/dagRuns",
+            json={"logical_date": logical_date, "conf": conf or {}},
         )
         return run["dag_run_id"]
 
