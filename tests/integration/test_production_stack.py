@@ -96,22 +96,20 @@ def test_deferred_sensor_resumes_when_marker_lands_on_s3(
 
 
 def _backfill_runs(cluster: AirflowCluster) -> list[dict]:
-    runs = cluster.api(
-        "GET", "/dags/fraud_scoring/dagRuns", params={"run_type": "backfill", "limit": 100}
-    )
+    runs = cluster.api("GET", "/dags/fraud_scoring/dagRuns", params={"run_type": "backfill", "limit": 100})
     return runs["dag_runs"]
 
 
-def _wait_backfill(cluster: AirflowCluster, expected: int, timeout: float = 900) -> list[dict]:
+def _wait_backfill_completed(cluster: AirflowCluster, timeout: float = 900) -> list[dict]:
+    """Wait until Airflow marks every backfill of fraud_scoring completed; return its runs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = _backfill_runs(cluster)
-        if len(runs) >= expected and all(r["state"] in {"success", "failed"} for r in runs):
-            return runs
+        backfills = cluster.api("GET", "/backfills", params={"dag_id": "fraud_scoring"})["backfills"]
+        if backfills and all(b["completed_at"] for b in backfills):
+            return _backfill_runs(cluster)
         time.sleep(5)
-    raise TimeoutError(
-        f"backfill not done: {[(r['logical_date'], r['state']) for r in _backfill_runs(cluster)]}"
-    )
+    states = [(r["logical_date"], r["state"]) for r in _backfill_runs(cluster)]
+    raise TimeoutError(f"backfill not completed after {timeout}s: {states}; logs {cluster.logs}")
 
 
 def test_backfill_on_real_scheduler_is_idempotent(cluster: AirflowCluster, trained: dict) -> None:
@@ -132,7 +130,7 @@ def test_backfill_on_real_scheduler_is_idempotent(cluster: AirflowCluster, train
         "--max-active-runs",
         "3",
     )
-    runs = _wait_backfill(cluster, len(BACKFILL))
+    runs = _wait_backfill_completed(cluster)
     assert sorted(r["logical_date"][:10] for r in runs) == [d.isoformat() for d in BACKFILL]
     assert {r["state"] for r in runs} == {"success"}
 
@@ -164,6 +162,6 @@ def test_backfill_on_real_scheduler_is_idempotent(cluster: AirflowCluster, train
         "--reprocess-behavior",
         "completed",
     )
-    time.sleep(5)
-    _wait_backfill(cluster, len(BACKFILL))
+    runs = _wait_backfill_completed(cluster)
+    assert {r["state"] for r in runs} == {"success"}
     assert outputs() == before  # same bytes, same number of objects: nothing duplicated
