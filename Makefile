@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export MLOPS_DATA_ROOT ?= $(CURDIR)/.local
 export PYTHONHASHSEED := 0
 
-.PHONY: install demo test test-fast bench lint airflow-ui mlflow-ui clean lock
+.PHONY: install browser demo test test-fast bench lint airflow-ui mlflow-ui clean lock
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,15 +18,21 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)
 
+# The UI test drives Debian's Chromium (no browser download at test time).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the UI test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check include plugins dags tests bench scripts
 	$(BIN)/python -m pytest -p no:cacheprovider -ra tests
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -p no:cacheprovider -ra -m "not e2e" tests
+	$(BIN)/python -m pytest -p no:cacheprovider -ra -m "not e2e and not integration" tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,6 +17,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+# Before anything imports Airflow: a throwaway Airflow home and data root for this session,
+# so no test reads or writes ~/airflow or the repository's .local/.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="mlops-tests-"))
+os.environ["AIRFLOW_HOME"] = str(_SESSION_DIR / "airflow")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
+os.environ["MLOPS_DATA_ROOT"] = str(_SESSION_DIR / "data")
+for _key in ("MLOPS_STORAGE_URL", "MLOPS_S3_ENDPOINT_URL", "MLFLOW_TRACKING_URI"):
+    os.environ.pop(_key, None)
 
 
 @pytest.fixture(scope="session", autouse=True)

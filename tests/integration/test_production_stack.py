@@ -96,7 +96,9 @@ def test_deferred_sensor_resumes_when_marker_lands_on_s3(
 
 
 def _backfill_runs(cluster: AirflowCluster) -> list[dict]:
-    runs = cluster.api("GET", "/dags/fraud_scoring/dagRuns", params={"run_type": "backfill", "limit": 100})
+    runs = cluster.api(
+        "GET", "/dags/fraud_scoring/dagRuns", params={"run_type": "backfill", "limit": 100}
+    )
     return runs["dag_runs"]
 
 
@@ -104,7 +106,9 @@ def _wait_backfill_completed(cluster: AirflowCluster, timeout: float = 900) -> l
     """Wait until Airflow marks every backfill of fraud_scoring completed; return its runs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        backfills = cluster.api("GET", "/backfills", params={"dag_id": "fraud_scoring"})["backfills"]
+        backfills = cluster.api("GET", "/backfills", params={"dag_id": "fraud_scoring"})[
+            "backfills"
+        ]
         if backfills and all(b["completed_at"] for b in backfills):
             return _backfill_runs(cluster)
         time.sleep(5)
