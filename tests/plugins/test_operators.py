@@ -1,0 +1,217 @@
+"""Operators run against a real local lake; hooks and the incident notifier do real I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import json
+import threading
+from collections import defaultdict
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from mlops_airflow.hooks import DataLakeHook, MlflowHook
+from mlops_airflow.notifications import IncidentNotifier
+from mlops_airflow.operators import (
+    BatchScoreOperator,
+    EvaluationGateOperator,
+    ExtractPartitionOperator,
+    LandSampleDataOperator,
+    PromoteModelOperator,
+    RegisterModelOperator,
+    TrainModelOperator,
+    ValidatePartitionOperator,
+)
+from mlops_core import lake
+from mlops_core.errors import DataValidationError
+from mlops_core.storage import LocalStorage, S3Storage
+
+DAY = dt.date(2026, 11, 7)
+
+
+def _context(day: dt.date = DAY, **params) -> dict:
+    logical = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return {
+        "run_id": "manual__2026-11-07T00:00:00+00:00",
+        "ti": SimpleNamespace(try_number=1, dag_id="d", task_id="t"),
+        "params": params,
+        "logical_date": logical,
+        "dag_run": SimpleNamespace(dag_id="d", run_id="r", run_after=logical),
+        "outlet_events": defaultdict(lambda: SimpleNamespace(extra=None)),
+    }
+
+
+@pytest.fixture
+def lake_root(tmp_path, monkeypatch) -> LocalStorage:
+    monkeypatch.setenv("MLOPS_DATA_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLOPS_STORAGE_URL", raising=False)
+    return LocalStorage(tmp_path / "lake")
+
+
+def test_land_extract_validate_window(lake_root: LocalStorage) -> None:
+    context = _context()
+    land = LandSampleDataOperator(task_id="land", rows=400, lake_conn_id=None, outlets=[])
+    for day in (DAY - dt.timedelta(days=2), DAY):  # the day in between never landed
+        result = land.execute(_context(day))
+        assert lake_root.exists(
+            lake.landing_prefix("fraud_transactions", day) + lake.SUCCESS_MARKER
+        )
+        assert result["rows"] == 400 and result["day"] == day.isoformat()
+
+    extracted = ExtractPartitionOperator(
+        task_id="extract", window_days=3, lake_conn_id=None
+    ).execute(context)
+    assert extracted["days"] == [(DAY - dt.timedelta(days=2)).isoformat(), DAY.isoformat()]
+    validated = ValidatePartitionOperator(
+        task_id="validate", window_days=3, lake_conn_id=None
+    ).execute(context)
+    assert validated["validated"] == extracted["days"]
+    for day in extracted["days"]:
+        assert lake_root.exists(
+            lake.working_prefix("fraud_transactions", day) + lake.VALIDATED_MARKER
+        )
+
+
+def test_land_sets_outlet_event_day(lake_root: LocalStorage) -> None:
+    from airflow.sdk import Asset
+
+    asset = Asset(name="landed", uri="mlops://lake/landing/x")
+    context = _context()
+    LandSampleDataOperator(task_id="land", rows=200, lake_conn_id=None, outlets=[asset]).execute(
+        context
+    )
+    assert context["outlet_events"][asset].extra == {"day": DAY.isoformat()}
+
+
+def test_validation_failure_fails_without_retry_and_quarantines(lake_root: LocalStorage) -> None:
+    from mlops_core.sample_data import generate_transactions
+
+    frame = generate_transactions(DAY, n_rows=300)
+    frame.loc[4, "amount"] = -1.0
+    frame["timestamp"] = frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    prefix = lake.landing_prefix("fraud_transactions", DAY)
+    lake_root.write_bytes(prefix + "part-000.csv", frame.to_csv(index=False).encode())
+    lake_root.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
+    ExtractPartitionOperator(task_id="extract", lake_conn_id=None).execute(_context())
+
+    with pytest.raises(AirflowFailException) as err:
+        ValidatePartitionOperator(task_id="validate", with_label=False, lake_conn_id=None).execute(
+            _context()
+        )
+    message = str(err.value)
+    assert message.startswith("[DataValidationError] (runbook: #data-validation-failed)")
+    assert "expect_column_values_to_be_between on column 'amount'" in message
+    assert "tx-20261107-0000004" in message
+    assert isinstance(err.value.__cause__, DataValidationError)
+    where = err.value.__cause__.quarantine_path
+    assert where and "quarantine/fraud_transactions/dt=2026-11-07/" in where
+    assert lake_root.list(prefix) == []
+    quarantined = lake_root.list("quarantine/fraud_transactions/dt=2026-11-07/")
+    assert any(k.endswith("part-000.csv") for k in quarantined)
+    report = json.loads(
+        lake_root.read_bytes(next(k for k in quarantined if k.endswith("validation.json")))
+    )
+    assert report["success"] is False and report["failures"][0]["column"] == "amount"
+
+
+@pytest.mark.parametrize(
+    ("operator", "fields"),
+    [
+        (ExtractPartitionOperator, {"day", "window_days"}),
+        (ValidatePartitionOperator, {"day", "window_days"}),
+        (TrainModelOperator, {"day", "window_days", "train_params"}),
+        (RegisterModelOperator, {"model_uri", "run_id"}),
+        (EvaluationGateOperator, {"version", "thresholds"}),
+        (PromoteModelOperator, {"version"}),
+        (BatchScoreOperator, {"day", "alias", "batch_rows"}),
+        (LandSampleDataOperator, {"day", "rows", "seed", "drift"}),
+    ],
+)
+def test_templated_fields_cover_what_dags_template(operator, fields) -> None:
+    assert fields <= set(operator.template_fields)
+
+
+def test_lake_hook_falls_back_to_environment(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MLOPS_STORAGE_URL", str(tmp_path / "elsewhere"))
+    hook = DataLakeHook(lake_conn_id="not_defined_anywhere")
+    assert isinstance(hook.get_conn(), LocalStorage)
+    assert hook.get_conn().root == (tmp_path / "elsewhere").resolve()
+    assert hook.test_connection()[0] is True
+
+
+def test_lake_hook_uses_connection_for_s3(monkeypatch, moto_s3_endpoint, s3_bucket) -> None:
+    conn = {
+        "conn_type": "mlops_lake",
+        "extra": {"url": f"s3://{s3_bucket}/lake", "endpoint_url": moto_s3_endpoint},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_MLOPS_LAKE", json.dumps(conn))
+    hook = DataLakeHook()
+    storage = hook.get_conn()
+    assert isinstance(storage, S3Storage) and storage.bucket == s3_bucket
+    ok, message = hook.test_connection()
+    assert ok, message
+    conn["extra"]["endpoint_url"] = "http://127.0.0.1:9"
+    monkeypatch.setenv("AIRFLOW_CONN_MLOPS_LAKE", json.dumps(conn))
+    ok, message = DataLakeHook().test_connection()
+    assert not ok and "cannot list" in message
+
+
+def test_mlflow_hook_connection_and_default(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MLOPS_DATA_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert (
+        MlflowHook(mlflow_conn_id="absent").tracking_uri
+        == f"sqlite:///{tmp_path.resolve()}/mlflow/mlflow.db"
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MLFLOW_DEFAULT",
+        json.dumps({"conn_type": "mlflow", "host": "http://mlflow", "port": 5000}),
+    )
+    assert MlflowHook().tracking_uri == "http://mlflow:5000"
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_incident_notifier_writes_log_and_webhook(tmp_path, monkeypatch) -> None:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MLOPS_DATA_ROOT", str(tmp_path))
+    monkeypatch.setenv("MLOPS_INCIDENT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+    cause = DataValidationError("3 of 19 checks failed", quarantine_path="/lake/quarantine/x")
+    try:
+        raise AirflowFailException(
+            "[DataValidationError] (runbook: #data-validation-failed)\n..."
+        ) from cause
+    except AirflowFailException as exc:
+        error = exc
+    context = _context()
+    context["exception"] = error
+    context["ti"] = SimpleNamespace(
+        dag_id="fraud_scoring", task_id="validate", try_number=2, log_url="http://ui/log"
+    )
+    try:
+        IncidentNotifier().notify(context)
+    finally:
+        server.shutdown()
+    lines = (tmp_path / "incidents.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+    incident = json.loads(lines[0])
+    assert incident["dag_id"] == "fraud_scoring" and incident["task_id"] == "validate"
+    assert incident["try_number"] == 2
+    assert incident["exception_type"] == "DataValidationError"
+    assert incident["runbook_section"] == "data-validation-failed"
+    assert incident["quarantine_path"] == "/lake/quarantine/x"
+    assert incident["logical_date"] == "2026-11-07T00:00:00+00:00"
+    assert _Collector.received == [incident]
