@@ -11,7 +11,9 @@ Backfill historical scoring (needs a running scheduler):
 
     airflow backfill create --dag-id fraud_scoring --from-date 2026-11-01 --to-date 2026-11-07 --max-active-runs 4
 
-Reruns rewrite identical bytes; they never append or duplicate rows.
+Reruns rewrite identical bytes; they never append or duplicate rows. For historical rescoring
+pass `model_selection=as_of` to use the model that was champion on each partition's day
+(from the promotion ledger); the manifest records the rule and the version used.
 """
 
 from __future__ import annotations
@@ -52,8 +54,10 @@ with DAG(
             format="date",
             description="Partition to score (YYYY-MM-DD); defaults to the logical date.",
         ),
-        "model_alias": Param(
-            "champion", enum=["champion", "challenger"], description="Registry alias to score with."
+        "model_selection": Param(
+            "champion",
+            enum=["champion", "challenger", "as_of"],
+            description="Model to score with: an alias, or as_of = the champion on the partition's day (for backfills).",
         ),
         "batch_rows": Param(
             250_000,
@@ -79,7 +83,7 @@ with DAG(
         dataset_schema=FRAUD_SCHEMA,
         task_id="score",
         model_name=FRAUD_MODEL,
-        alias="{{ params.model_alias }}",
+        model_selection="{{ params.model_selection }}",
         batch_rows="{{ params.batch_rows }}",
         outlets=[FRAUD_SCORED],
     )

@@ -39,3 +39,11 @@ class RegistryError(PipelineError):
 
 class NoChampionError(RegistryError):
     runbook = "no-champion"
+
+
+class RegistryConflictError(RegistryError):
+    runbook = "registry-conflict"
+
+
+class StorageUnavailableError(PipelineError):
+    runbook = "storage-unavailable"

@@ -17,13 +17,15 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_core import lake, registry
+from mlops_core import lake, ledger, registry
 from mlops_core.config import Settings
 from mlops_core.errors import (
     CorruptInputError,
     DataValidationError,
     GateRejectedError,
     PipelineError,
+    RegistryConflictError,
+    RegistryError,
 )
 from mlops_core.evaluate import GateThresholds, GateVerdict, classification_metrics, evaluate_gate
 from mlops_core.extract import ExtractResult, extract_partition, landing_files
@@ -324,7 +326,11 @@ def gate(
     registry.tag_version(
         uri,
         challenger,
-        {"gate_decision": verdict.decision, "gate_verdict": str(out / "verdict.json")},
+        {
+            "gate_decision": verdict.decision,
+            "gate_verdict": str(out / "verdict.json"),
+            "gate_champion_version": verdict.champion_version or "none",
+        },
     )
     if not verdict.passed:
         raise GateRejectedError(
@@ -337,20 +343,113 @@ def gate(
 
 
 def promote(
-    settings: Settings, model_name: str, version: str, *, actor: str, at: dt.datetime
+    settings: Settings,
+    storage: Storage,
+    model_name: str,
+    version: str,
+    *,
+    actor: str,
+    at: dt.datetime,
 ) -> dict[str, Any]:
+    """Make ``version`` the champion: ledger entry first, then MLflow tags and alias.
+
+    The ledger entry is the commitment; moving the alias is one registry call. A retry after
+    a failure in between finds its own entry and only moves the alias, so a promotion happens
+    exactly once. A concurrent promotion, or a champion that changed since the gate ran,
+    raises RegistryConflictError and leaves the champion alone.
+
+    Raises:
+        GateRejectedError: the version has no passing gate verdict.
+        RegistryConflictError: another promotion won or is half-applied; the gate is stale.
+        RegistryError: MLflow failed; the alias was not moved.
+    """
     uri = settings.mlflow_tracking_uri
-    mv = registry.client(uri).get_model_version(model_name, version)
-    if mv.tags.get("gate_decision") != "promote":
-        raise GateRejectedError(
-            f"{model_name} version {version} has no passing gate verdict "
-            f"(gate_decision={mv.tags.get('gate_decision')!r}); refusing to promote it"
+    try:
+        mv = registry.client(uri).get_model_version(model_name, version)
+        if mv.tags.get("gate_decision") != "promote":
+            raise GateRejectedError(
+                f"{model_name} version {version} has no passing gate verdict "
+                f"(gate_decision={mv.tags.get('gate_decision')!r}); refusing to promote it"
+            )
+        current = registry.resolve(uri, model_name)
+        current_version = current.version if current else None
+        ref = registry.ModelRef(model_name, str(version), mv.run_id, f"version:{version}")
+        if current_version == ref.version:
+            return {
+                "model_name": model_name,
+                "version": ref.version,
+                "promoted": False,
+                "reason": "already champion",
+            }
+        gated_against = mv.tags.get("gate_champion_version", "none")
+        if gated_against != (current_version or "none"):
+            raise RegistryConflictError(
+                f"version {version} was gated against champion {gated_against} but the champion "
+                f"is now {current_version}; re-run the gate before promoting"
+            )
+        entries = ledger.read_ledger(storage, model_name)
+        last = entries[-1] if entries else None
+        if (
+            last is not None
+            and last.to_version == ref.version
+            and last.from_version == current_version
+        ):
+            entry = last  # an earlier attempt recorded this promotion; finish applying it
+        elif last is not None and last.to_version != current_version:
+            raise RegistryConflictError(
+                f"the ledger's latest entry ({last.seq}: version {last.to_version} by "
+                f"{last.actor}) is not applied (champion is {current_version}); finish or "
+                "retry that promotion first"
+            )
+        else:
+            entry = ledger.append(
+                storage,
+                model=model_name,
+                kind=ledger.PROMOTION,
+                from_version=current_version,
+                to_version=ref.version,
+                at=at,
+                actor=actor,
+                reason="evaluation gate passed",
+                verdict=mv.tags.get("gate_verdict"),
+                expected_last_seq=last.seq if last else 0,
+            )
+        record = registry.promote(
+            uri, ref, reason=f"gate passed: {mv.tags.get('gate_verdict')}", actor=actor, at=at
         )
-    ref = registry.ModelRef(model_name, str(version), mv.run_id, f"version:{version}")
-    record = registry.promote(
-        uri, ref, reason=f"gate passed: {mv.tags.get('gate_verdict')}", actor=actor, at=at
-    )
-    return dict(record.__dict__)
+    except PipelineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - MLflow client errors vary by transport
+        raise RegistryError(
+            f"MLflow at {uri} failed while promoting {model_name} version {version}: "
+            f"{type(exc).__name__}: {str(exc)[:300]}. The champion alias was not moved; retry "
+            "the task once MLflow is reachable (the retry completes the promotion exactly once)."
+        ) from exc
+    return {**dict(record.__dict__), "ledger_seq": entry.seq}
+
+
+def select_model(
+    storage: Storage,
+    settings: Settings,
+    model_name: str,
+    day: dt.date,
+    *,
+    selection: str,
+    alias: str = registry.CHAMPION,
+) -> registry.ModelRef:
+    """``alias``: today's model behind the alias. ``as_of``: the champion responsible for
+    ``day`` according to the promotion ledger (for historical rescoring)."""
+    if selection == "as_of":
+        entry = ledger.champion_as_of(storage, model_name, day)
+        mv = registry.client(settings.mlflow_tracking_uri).get_model_version(
+            model_name, entry.to_version
+        )
+        return registry.ModelRef(
+            model_name, entry.to_version, mv.run_id, f"as_of:{day.isoformat()}"
+        )
+    if selection != "alias":
+        raise ValueError(f"unknown model selection {selection!r}: use 'alias' or 'as_of'")
+    return registry.require(settings.mlflow_tracking_uri, model_name, alias)
 
 
 def score(
@@ -361,6 +460,7 @@ def score(
     settings: Settings,
     model_name: str,
     alias: str = registry.CHAMPION,
+    selection: str = "alias",
     batch_rows: int = 250_000,
 ) -> ScoringManifest:
     """Score the validated working partition with the model behind ``alias``.
@@ -369,7 +469,7 @@ def score(
     The output depends only on the input bytes and the model version, so reruns and
     backfills rewrite identical bytes.
     """
-    ref = registry.require(settings.mlflow_tracking_uri, model_name, alias)
+    ref = select_model(storage, settings, model_name, day, selection=selection, alias=alias)
     model = registry.load_model(settings.mlflow_tracking_uri, ref)
     in_key = lake.working_data_key(schema.name, day)
     out_prefix = lake.scored_prefix(schema.name, day)

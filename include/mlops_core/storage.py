@@ -32,6 +32,7 @@ class Storage(Protocol):
     def list(self, prefix: str) -> list[str]: ...
     def read_bytes(self, key: str) -> bytes: ...
     def write_bytes(self, key: str, data: bytes) -> None: ...
+    def create_exclusive(self, key: str, data: bytes) -> bool: ...
     def upload_file(self, local_path: Path, key: str) -> None: ...
     def delete(self, key: str) -> None: ...
     def local_copy(self, key: str) -> contextlib.AbstractContextManager[Path]: ...
@@ -93,6 +94,27 @@ class LocalStorage:
 
     def write_bytes(self, key: str, data: bytes) -> None:
         atomic_write_bytes(self.path(key), data)
+
+    def create_exclusive(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only if it does not exist; False when another writer got there first.
+
+        The content goes to a temp file first and is hard-linked into place: the link either
+        creates the complete file or fails, so nobody ever sees a partial entry.
+        """
+        dest = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f"{TMP_PREFIX}{dest.name}.{uuid.uuid4().hex}")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, dest)
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+        return True
 
     def upload_file(self, local_path: Path, key: str) -> None:
         dest = self.path(key)
@@ -164,6 +186,21 @@ class S3Storage:
 
     def write_bytes(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def create_exclusive(self, key: str, data: bytes) -> bool:
+        """Conditional PUT (If-None-Match: *): False when the key already exists."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*"
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}:
+                return False
+            raise
+        return True
 
     def upload_file(self, local_path: Path, key: str) -> None:
         self.client.upload_file(str(local_path), self.bucket, self._key(key))

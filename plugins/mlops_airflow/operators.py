@@ -286,7 +286,12 @@ class PromoteModelOperator(MlopsBaseOperator):
         actor = f"{user} via {dag_run.dag_id}/{dag_run.run_id}"
         at = context.get("logical_date") or dag_run.run_after
         record = steps.promote(
-            self.settings, self.model_name, str(self.version), actor=actor, at=at
+            self.settings,
+            self.lake_hook.get_conn(),
+            self.model_name,
+            str(self.version),
+            actor=actor,
+            at=at,
         )
         self.log.info("Promotion of %s v%s: %s", self.model_name, self.version, record)
         for outlet in self.outlets:
@@ -298,41 +303,52 @@ class PromoteModelOperator(MlopsBaseOperator):
 
 
 class BatchScoreOperator(MlopsBaseOperator):
-    """Score the day's validated partition with the registry's champion."""
+    """Score the day's validated partition with the registry's model.
 
-    template_fields: Sequence[str] = ("day", "alias", "batch_rows")
+    ``model_selection``: an alias (``champion``, ``challenger``), or ``as_of`` for the model
+    that was champion on the partition's day according to the promotion ledger.
+    """
+
+    template_fields: Sequence[str] = ("day", "model_selection", "batch_rows")
 
     def __init__(
         self,
         *,
         model_name: str,
-        alias: str = "champion",
+        model_selection: str = "champion",
         batch_rows: int | str = 250_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model_name, self.alias, self.batch_rows = model_name, alias, batch_rows
+        self.model_name, self.model_selection, self.batch_rows = (
+            model_name,
+            model_selection,
+            batch_rows,
+        )
 
     def run(self, context: Context) -> dict[str, Any]:
         from mlops_core import steps
 
         day = resolve_day(self.day, context)
+        as_of = self.model_selection == "as_of"
         manifest = steps.score(
             self.lake_hook.get_conn(),
             self.schema,
             day,
             settings=self.settings,
             model_name=self.model_name,
-            alias=self.alias,
+            alias="champion" if as_of else self.model_selection,
+            selection="as_of" if as_of else "alias",
             batch_rows=int(self.batch_rows),
         )
         self.log.info(
-            "Scored %s rows of %s into %s with %s v%s",
+            "Scored %s rows of %s into %s with %s v%s (%s)",
             manifest.rows_out,
             day,
             manifest.output_key,
             manifest.model_name,
             manifest.model_version,
+            manifest.model_rule,
         )
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = {

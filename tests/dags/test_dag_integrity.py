@@ -80,8 +80,8 @@ def test_training_order_and_schedules(dagbag) -> None:
         ("fraud_training", {"day": "2026-13-45"}, False),
         ("fraud_training", {"window_days": 0}, False),
         ("fraud_training", {"min_pr_auc": 1.5}, False),
-        ("fraud_scoring", {"model_alias": "challenger"}, True),
-        ("fraud_scoring", {"model_alias": "latest"}, False),
+        ("fraud_scoring", {"model_selection": "as_of"}, True),
+        ("fraud_scoring", {"model_selection": "latest"}, False),
         ("fraud_scoring", {"batch_rows": 10}, False),
     ],
 )

@@ -34,11 +34,8 @@ def _registry_champion(env: dict[str, str]) -> str:
     from mlops_core.config import Settings
 
     uri = Settings.from_env(env).mlflow_tracking_uri
-    return (
-        MlflowClient(uri, registry_uri=uri)
-        .get_model_version_by_alias("fraud_model", "champion")
-        .version
-    )
+    mv = MlflowClient(uri, registry_uri=uri).get_model_version_by_alias("fraud_model", "champion")
+    return str(mv.version)
 
 
 def _run_scenario(env: dict[str, str]) -> dict:

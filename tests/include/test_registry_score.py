@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_core import lake, registry, steps
+from mlops_core import lake, ledger, registry, steps
 from mlops_core.config import Settings
-from mlops_core.errors import GateRejectedError, NoChampionError, RegistryError
+from mlops_core.errors import (
+    GateRejectedError,
+    NoChampionError,
+    RegistryConflictError,
+    RegistryError,
+)
 from mlops_core.evaluate import GateThresholds
 from mlops_core.schema import load_schema
 from mlops_core.score import score_file
@@ -76,17 +90,17 @@ def test_register_gate_promote_then_reject(world) -> None:
     assert registry.resolve(uri, MODEL, "challenger").version == ref["version"] == "1"
 
     with pytest.raises(GateRejectedError):
-        steps.promote(settings, MODEL, "1", actor="t", at=AT)  # no verdict yet
+        steps.promote(settings, storage, MODEL, "1", actor="t", at=AT)  # no verdict yet
     verdict = steps.gate(
         settings, SCHEMA, MODEL, "1", GateThresholds(min_pr_auc=0.1, min_recall_at_fpr=0.1)
     )
     assert verdict.passed and verdict.champion is None
-    record = steps.promote(settings, MODEL, "1", actor="tester", at=AT)
+    record = steps.promote(settings, storage, MODEL, "1", actor="tester", at=AT)
     assert record["promoted"] is True and record["previous_version"] is None
     tags = registry.version_tags(uri, registry.require(uri, MODEL))
     assert tags["promoted_by"] == "tester" and tags["previous_champion"] == "none"
     assert (
-        steps.promote(settings, MODEL, "1", actor="tester", at=AT)["promoted"] is False
+        steps.promote(settings, storage, MODEL, "1", actor="tester", at=AT)["promoted"] is False
     )  # idempotent
     assert (settings.reports_dir / "gates" / MODEL / "v1" / "verdict.md").exists()
 
@@ -101,7 +115,7 @@ def test_register_gate_promote_then_reject(world) -> None:
     rejected = registry.client(uri).get_model_version(MODEL, v2)
     assert rejected.tags["gate_decision"] == "reject"
     with pytest.raises(GateRejectedError):
-        steps.promote(settings, MODEL, v2, actor="t", at=AT)
+        steps.promote(settings, storage, MODEL, v2, actor="t", at=AT)
     assert registry.require(uri, MODEL).version == "1"
 
 
@@ -144,6 +158,160 @@ def test_steps_score_writes_output_then_manifest(world) -> None:
     assert stored["model_version"] == "1" and stored["model_rule"] == "alias:champion"
     again = steps.score(storage, SCHEMA, END, settings=settings, model_name=MODEL, batch_rows=1_000)
     assert again.output_sha256 == manifest.output_sha256
+
+
+def _gated_version(settings, trained, thresholds=None) -> str:
+    """A new registered version of the trained run with a passing gate verdict."""
+    import mlflow
+
+    registry.client(settings.mlflow_tracking_uri)
+    version = str(mlflow.register_model(trained["model_uri"], MODEL).version)
+    steps.gate(
+        settings,
+        SCHEMA,
+        MODEL,
+        version,
+        thresholds or GateThresholds(min_pr_auc=0.05, min_recall_at_fpr=0.05, max_regression=1.0),
+    )
+    return version
+
+
+def test_ledger_records_promotion_and_serves_as_of(world) -> None:
+    settings, storage, _ = world
+    entries = ledger.read_ledger(storage, MODEL)
+    assert [(e.seq, e.from_version, e.to_version, e.kind) for e in entries] == [
+        (1, None, "1", "promotion")
+    ]
+    assert entries[0].effective_from == AT.date().isoformat() and entries[0].actor == "tester"
+    with pytest.raises(NoChampionError, match="no version of"):
+        ledger.champion_as_of(storage, MODEL, AT.date() - dt.timedelta(days=1))
+    day = AT.date()
+    steps.land_sample_partition(storage, SCHEMA, day, rows=500)
+    steps.extract(storage, SCHEMA, day, "b")
+    steps.validate(storage, SCHEMA, day, settings=settings, batch_id="b", with_label=False)
+    manifest = steps.score(
+        storage, SCHEMA, day, settings=settings, model_name=MODEL, selection="as_of"
+    )
+    assert manifest.model_rule == f"as_of:{day.isoformat()}" and manifest.model_version == "1"
+
+
+def test_concurrent_promotions_exactly_one_wins(world) -> None:
+    settings, storage, trained = world
+    candidates = [_gated_version(settings, trained), _gated_version(settings, trained)]
+    before = len(ledger.read_ledger(storage, MODEL))
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, object] = {}
+
+    def promote(version: str) -> None:
+        barrier.wait()
+        try:
+            outcomes[version] = steps.promote(
+                settings, storage, MODEL, version, actor=f"p{version}", at=AT
+            )
+        except RegistryConflictError as exc:
+            outcomes[version] = exc
+
+    threads = [threading.Thread(target=promote, args=(v,)) for v in candidates]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    winners = [v for v, o in outcomes.items() if isinstance(o, dict) and o["promoted"]]
+    losers = [v for v, o in outcomes.items() if isinstance(o, RegistryConflictError)]
+    assert len(winners) == 1 and len(losers) == 1, outcomes
+    assert registry.require(settings.mlflow_tracking_uri, MODEL).version == winners[0]
+    entries = ledger.read_ledger(storage, MODEL)
+    assert len(entries) == before + 1
+    assert (
+        entries[-1].to_version == winners[0] and entries[-1].from_version == entries[-2].to_version
+    )
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+
+
+@pytest.mark.fault
+def test_crash_between_ledger_and_alias_is_finished_by_retry(world, monkeypatch) -> None:
+    settings, storage, trained = world
+    uri = settings.mlflow_tracking_uri
+    champion = registry.require(uri, MODEL).version
+    version = _gated_version(settings, trained)
+    before = len(ledger.read_ledger(storage, MODEL))
+    real = registry.promote
+
+    def crash(*args, **kwargs):
+        raise ConnectionError("tracking server went away")
+
+    monkeypatch.setattr(registry, "promote", crash)
+    with pytest.raises(RegistryError, match="alias was not moved"):
+        steps.promote(settings, storage, MODEL, version, actor="a", at=AT)
+    assert registry.require(uri, MODEL).version == champion
+    assert len(ledger.read_ledger(storage, MODEL)) == before + 1  # the intent is recorded
+    monkeypatch.setattr(registry, "promote", real)
+    assert steps.promote(settings, storage, MODEL, version, actor="a", at=AT)["promoted"] is True
+    assert registry.require(uri, MODEL).version == version
+    assert len(ledger.read_ledger(storage, MODEL)) == before + 1  # exactly once
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.fault
+def test_mlflow_unreachable_during_promotion_then_recovers(world, monkeypatch, tmp_path) -> None:
+    settings, storage, trained = world
+    champion = registry.require(settings.mlflow_tracking_uri, MODEL).version
+    version = _gated_version(settings, trained)
+    before = len(ledger.read_ledger(storage, MODEL))
+    port = _free_port()
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    remote = dataclasses.replace(settings, mlflow_tracking_uri=f"http://127.0.0.1:{port}")
+    started = time.monotonic()
+    with pytest.raises(RegistryError, match=f"MLflow at http://127.0.0.1:{port} failed"):
+        steps.promote(remote, storage, MODEL, version, actor="a", at=AT)
+    assert time.monotonic() - started < 60  # bounded, not hanging
+    assert registry.require(settings.mlflow_tracking_uri, MODEL).version == champion
+    assert len(ledger.read_ledger(storage, MODEL)) == before  # nothing half-done
+
+    # Recovery: a tracking server comes up on that address over the same store.
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            settings.mlflow_tracking_uri,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=open(tmp_path / "mlflow.log", "w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, (
+                tmp_path / "mlflow.log"
+            ).read_text()[-2000:]
+            time.sleep(1)
+        first = steps.promote(remote, storage, MODEL, version, actor="a", at=AT)
+        again = steps.promote(remote, storage, MODEL, version, actor="a", at=AT)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    assert first["promoted"] is True and again["promoted"] is False
+    assert registry.require(settings.mlflow_tracking_uri, MODEL).version == version
+    assert len(ledger.read_ledger(storage, MODEL)) == before + 1
 
 
 @pytest.mark.fault

@@ -125,7 +125,7 @@ def test_validation_failure_fails_without_retry_and_quarantines(lake_root: Local
         (RegisterModelOperator, {"model_uri", "run_id"}),
         (EvaluationGateOperator, {"version", "thresholds"}),
         (PromoteModelOperator, {"version"}),
-        (BatchScoreOperator, {"day", "alias", "batch_rows"}),
+        (BatchScoreOperator, {"day", "model_selection", "batch_rows"}),
         (LandSampleDataOperator, {"day", "rows", "seed", "drift"}),
     ],
 )
