@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
+from mlops_core.errors import StorageUnavailableError
+
 TMP_PREFIX = ".tmp-"
 
 
@@ -144,14 +146,39 @@ class S3Storage:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}".rstrip("/")
+        self.endpoint_url = endpoint_url
+        # Bounded retries with exponential backoff (botocore "standard" mode), then a clear error.
+        self.max_attempts = int(os.environ.get("MLOPS_S3_MAX_ATTEMPTS", "5"))
         self.client = boto3.client(
             "s3",
             endpoint_url=endpoint_url,
             config=Config(
-                retries={"max_attempts": 5, "mode": "standard"},
-                connect_timeout=5,
-                read_timeout=60,
+                retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                connect_timeout=float(os.environ.get("MLOPS_S3_CONNECT_TIMEOUT", "5")),
+                read_timeout=float(os.environ.get("MLOPS_S3_READ_TIMEOUT", "60")),
             ),
+        )
+
+    @contextlib.contextmanager
+    def _guard(self, operation: str, key: str) -> Iterator[None]:
+        """Turn transport failures that outlived the retries into StorageUnavailableError."""
+        from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+        try:
+            yield
+        except (ConnectionError, HTTPClientError) as exc:
+            raise self._unavailable(operation, key, exc) from exc
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if status >= 500:
+                raise self._unavailable(operation, key, exc) from exc
+            raise
+
+    def _unavailable(self, operation: str, key: str, exc: Exception) -> StorageUnavailableError:
+        return StorageUnavailableError(
+            f"S3 endpoint {self.endpoint_url or 'AWS'} failed to {operation} {self.uri(key)} after "
+            f"{self.max_attempts} attempts with backoff: {type(exc).__name__}: {str(exc)[:200]}. "
+            "Check the endpoint and credentials; the task retries on its own schedule."
         )
 
     def _key(self, key: str) -> str:
@@ -164,7 +191,8 @@ class S3Storage:
         from botocore.exceptions import ClientError
 
         try:
-            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            with self._guard("check", key):
+                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
                 return False
@@ -175,26 +203,30 @@ class S3Storage:
         full = self._key(prefix)
         strip = len(self.prefix) + 1 if self.prefix else 0
         keys: list[str] = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=full
-        ):
-            keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        with self._guard("list", prefix):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=full
+            ):
+                keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
         return sorted(keys)
 
     def read_bytes(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        with self._guard("read", key):
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        with self._guard("write", key):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
 
     def create_exclusive(self, key: str, data: bytes) -> bool:
         """Conditional PUT (If-None-Match: *): False when the key already exists."""
         from botocore.exceptions import ClientError
 
         try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*"
-            )
+            with self._guard("create", key):
+                self.client.put_object(
+                    Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*"
+                )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
             if code in {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}:
@@ -203,16 +235,19 @@ class S3Storage:
         return True
 
     def upload_file(self, local_path: Path, key: str) -> None:
-        self.client.upload_file(str(local_path), self.bucket, self._key(key))
+        with self._guard("upload", key):
+            self.client.upload_file(str(local_path), self.bucket, self._key(key))
 
     def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        with self._guard("delete", key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
     @contextlib.contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
         with tempfile.TemporaryDirectory(prefix="mlops-s3-") as tmp:
             path = Path(tmp) / Path(key).name
-            self.client.download_file(self.bucket, self._key(key), str(path))
+            with self._guard("download", key):
+                self.client.download_file(self.bucket, self._key(key), str(path))
             yield path
 
 

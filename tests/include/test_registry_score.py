@@ -314,6 +314,64 @@ def test_mlflow_unreachable_during_promotion_then_recovers(world, monkeypatch, t
     assert len(ledger.read_ledger(storage, MODEL)) == before + 1
 
 
+_SCORE_CHILD = """
+import datetime as dt, sys
+from mlops_core import steps
+from mlops_core.config import Settings
+from mlops_core.schema import load_schema
+from mlops_core.storage import LocalStorage
+settings = Settings.from_env({"MLOPS_DATA_ROOT": sys.argv[1]})
+steps.score(LocalStorage(settings.storage_url), load_schema("fraud"), dt.date.fromisoformat(sys.argv[2]),
+            settings=settings, model_name=sys.argv[3], batch_rows=100_000)
+"""
+
+
+@pytest.mark.fault
+def test_worker_killed_mid_scoring_leaves_no_partial_output(world, tmp_path) -> None:
+    from mlops_core.extract import write_parquet
+    from mlops_core.sample_data import generate_transactions
+
+    settings, storage, _ = world
+    day = dt.date(2026, 11, 20)
+    target = storage.path(lake.working_data_key(SCHEMA.name, day))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet(
+        generate_transactions(day, n_rows=1_500_000),
+        storage.path(lake.working_data_key(SCHEMA.name, day)),
+    )
+    out_key = lake.scored_prefix(SCHEMA.name, day) + "scores.parquet"
+    manifest_key = lake.scored_prefix(SCHEMA.name, day) + lake.MANIFEST
+    scratch = tmp_path / "worker-tmp"
+    scratch.mkdir()
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SCORE_CHILD, str(settings.data_root), day.isoformat(), MODEL],
+        env={**os.environ, "TMPDIR": str(scratch)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 180
+    while not list(scratch.glob("mlops-score-*/.tmp-scores.parquet.*")):
+        assert child.poll() is None, "the scoring process ended before it started writing"
+        assert time.monotonic() < deadline, "scoring never started writing"
+        time.sleep(0.05)
+    time.sleep(0.5)  # mid-way through the batches
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    assert not storage.exists(out_key) and not storage.exists(manifest_key)
+    assert [k for k in storage.list(lake.scored_prefix(SCHEMA.name, day))] == []
+
+    retried = steps.score(
+        storage, SCHEMA, day, settings=settings, model_name=MODEL, batch_rows=100_000
+    )
+    assert retried.rows_in == retried.rows_out == 1_500_000
+    assert storage.exists(out_key) and storage.exists(manifest_key)
+    again = steps.score(
+        storage, SCHEMA, day, settings=settings, model_name=MODEL, batch_rows=100_000
+    )
+    assert again.output_sha256 == retried.output_sha256
+
+
 @pytest.mark.fault
 def test_tampered_artifact_is_refused_and_champion_untouched(world) -> None:
     import skops.io
