@@ -71,5 +71,17 @@ thresholds to force a promotion without review.
 
 ### registry / no-champion
 MLflow is unreachable, or no version has alias `champion` yet (run the training DAG first).
-Retries with backoff apply; promotion is all-or-nothing (the alias moves in one call).
+Retries with backoff apply; promotion is all-or-nothing (the alias moves in one call), and a
+retry after a failure completes a recorded promotion exactly once.
+
+### registry-conflict
+Another promotion won the race, the champion changed after this version was gated, or the
+promotion ledger (`<lake>/registry/<model>/ledger/`) holds an entry that was not applied yet.
+The champion is whatever the registry and the ledger agree on; re-run the training DAG (its
+gate compares against the new champion), or retry the unfinished promotion named in the error.
+
+### storage-unavailable
+The S3 endpoint did not answer after bounded retries with backoff (`MLOPS_S3_MAX_ATTEMPTS`,
+`MLOPS_S3_CONNECT_TIMEOUT`, `MLOPS_S3_READ_TIMEOUT`). Check the endpoint and credentials; the
+task retries on its own schedule and nothing was half-written (outputs are renamed or PUT whole).
 """

@@ -18,6 +18,8 @@ RUNBOOK_SECTIONS = [
     "training-failed",
     "gate-rejected",
     "no-champion",
+    "registry-conflict",
+    "storage-unavailable",
 ]
 EXPECTED = {"fraud_training", "fraud_scoring", "fraud_sample_landing"}
 
