@@ -152,6 +152,7 @@ def test_backfill_on_real_scheduler_is_idempotent(cluster: AirflowCluster, train
         return found
 
     before = outputs()
+    # Reprocess the completed range, choosing each day's model from the promotion ledger.
     cluster.airflow_cli(
         "backfill",
         "create",
@@ -165,7 +166,17 @@ def test_backfill_on_real_scheduler_is_idempotent(cluster: AirflowCluster, train
         "3",
         "--reprocess-behavior",
         "completed",
+        "--dag-run-conf",
+        json.dumps({"model_selection": "as_of"}),
     )
     runs = _wait_backfill_completed(cluster)
     assert {r["state"] for r in runs} == {"success"}
     assert outputs() == before  # same bytes, same number of objects: nothing duplicated
+    for day in BACKFILL:
+        manifest = json.loads(
+            storage.read_bytes(lake.scored_prefix(schema.name, day) + lake.MANIFEST)
+        )
+        assert (
+            manifest["model_rule"] == f"as_of:{day.isoformat()}"
+            and manifest["model_version"] == "1"
+        )
