@@ -1,8 +1,11 @@
 """
 # fraud_training
 
-Retrains the fraud model **daily at 02:00 UTC** and **whenever new labelled transactions
-land** (Asset `fraud_transactions_landed`).
+Retrains the fraud model **daily at 02:00 UTC**, **whenever new labelled transactions land**
+(Asset `fraud_transactions_landed`) and **when monitoring requests it** (Asset
+`fraud_model_retrain_requested`, emitted by `model_monitoring` on a drift or performance alert
+that passed the retraining policy). A retrained model passes the same validation and gate as
+any other; if the gate rejects it, the champion stays and the run says so.
 
 extract (lookback window) -> validate (Great Expectations) -> train (scikit-learn, MLflow) ->
 register (alias `challenger`) -> evaluation gate -> promote (alias `champion`).
@@ -24,6 +27,7 @@ from mlops_airflow.dag_defaults import (
     FRAUD_EXPERIMENT,
     FRAUD_LANDED,
     FRAUD_MODEL,
+    FRAUD_RETRAIN_REQUESTED,
     FRAUD_SCHEMA,
     RUNBOOK_COMMON,
     SENSOR_POKE_SECONDS,
@@ -44,7 +48,8 @@ with DAG(
     doc_md=__doc__ + RUNBOOK_COMMON,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     schedule=AssetOrTimeSchedule(
-        timetable=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"), assets=FRAUD_LANDED
+        timetable=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
+        assets=(FRAUD_LANDED | FRAUD_RETRAIN_REQUESTED),
     ),
     catchup=False,
     max_active_runs=1,

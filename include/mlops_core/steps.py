@@ -363,38 +363,101 @@ def promote(
         RegistryConflictError: another promotion won or is half-applied; the gate is stale.
         RegistryError: MLflow failed; the alias was not moved.
     """
-    uri = settings.mlflow_tracking_uri
-    try:
-        mv = registry.client(uri).get_model_version(model_name, version)
+
+    def check(mv: Any, current: str | None) -> None:
         if mv.tags.get("gate_decision") != "promote":
             raise GateRejectedError(
                 f"{model_name} version {version} has no passing gate verdict "
                 f"(gate_decision={mv.tags.get('gate_decision')!r}); refusing to promote it"
             )
+        gated_against = mv.tags.get("gate_champion_version", "none")
+        if current != str(version) and gated_against != (current or "none"):
+            raise RegistryConflictError(
+                f"version {version} was gated against champion {gated_against} but the champion "
+                f"is now {current}; re-run the gate before promoting"
+            )
+
+    return _move_champion(
+        settings,
+        storage,
+        model_name,
+        str(version),
+        kind=ledger.PROMOTION,
+        actor=actor,
+        at=at,
+        reason="evaluation gate passed",
+        check=check,
+    )
+
+
+def rollback(
+    settings: Settings,
+    storage: Storage,
+    model_name: str,
+    target: str,
+    *,
+    actor: str,
+    at: dt.datetime,
+) -> dict[str, Any]:
+    """Move the champion back to ``target``: a version number, or ``previous`` (the champion
+    before the current one, from the ledger). Recorded in the ledger as a rollback."""
+    uri = settings.mlflow_tracking_uri
+    current = registry.require(uri, model_name)
+    if target == "previous":
+        entries = ledger.read_ledger(storage, model_name)
+        made_current = next((e for e in reversed(entries) if e.to_version == current.version), None)
+        if made_current is None or made_current.from_version is None:
+            raise RegistryError(
+                f"the promotion ledger of {model_name} records no champion before version "
+                f"{current.version}; pass an explicit version to roll back to"
+            )
+        target = made_current.from_version
+    if not str(target).isdigit():
+        raise ValueError(f"rollback target must be a version number or 'previous', got {target!r}")
+    return _move_champion(
+        settings,
+        storage,
+        model_name,
+        str(target),
+        kind=ledger.ROLLBACK,
+        actor=actor,
+        at=at,
+        reason=f"rollback from version {current.version}",
+        check=None,
+    )
+
+
+def _move_champion(
+    settings: Settings,
+    storage: Storage,
+    model_name: str,
+    version: str,
+    *,
+    kind: str,
+    actor: str,
+    at: dt.datetime,
+    reason: str,
+    check: Any,
+) -> dict[str, Any]:
+    uri = settings.mlflow_tracking_uri
+    try:
+        mv = registry.client(uri).get_model_version(model_name, version)
         current = registry.resolve(uri, model_name)
         current_version = current.version if current else None
-        ref = registry.ModelRef(model_name, str(version), mv.run_id, f"version:{version}")
-        if current_version == ref.version:
+        if check is not None:
+            check(mv, current_version)
+        ref = registry.ModelRef(model_name, version, mv.run_id, f"version:{version}")
+        if current_version == version:
             return {
                 "model_name": model_name,
-                "version": ref.version,
+                "version": version,
                 "promoted": False,
                 "reason": "already champion",
             }
-        gated_against = mv.tags.get("gate_champion_version", "none")
-        if gated_against != (current_version or "none"):
-            raise RegistryConflictError(
-                f"version {version} was gated against champion {gated_against} but the champion "
-                f"is now {current_version}; re-run the gate before promoting"
-            )
         entries = ledger.read_ledger(storage, model_name)
         last = entries[-1] if entries else None
-        if (
-            last is not None
-            and last.to_version == ref.version
-            and last.from_version == current_version
-        ):
-            entry = last  # an earlier attempt recorded this promotion; finish applying it
+        if last is not None and last.to_version == version and last.from_version == current_version:
+            entry = last  # an earlier attempt recorded this change; finish applying it
         elif last is not None and last.to_version != current_version:
             raise RegistryConflictError(
                 f"the ledger's latest entry ({last.seq}: version {last.to_version} by "
@@ -405,27 +468,27 @@ def promote(
             entry = ledger.append(
                 storage,
                 model=model_name,
-                kind=ledger.PROMOTION,
+                kind=kind,
                 from_version=current_version,
-                to_version=ref.version,
+                to_version=version,
                 at=at,
                 actor=actor,
-                reason="evaluation gate passed",
+                reason=reason,
                 verdict=mv.tags.get("gate_verdict"),
                 expected_last_seq=last.seq if last else 0,
             )
         record = registry.promote(
-            uri, ref, reason=f"gate passed: {mv.tags.get('gate_verdict')}", actor=actor, at=at
+            uri, ref, reason=f"{reason}: {mv.tags.get('gate_verdict')}", actor=actor, at=at
         )
     except PipelineError:
         raise
     except Exception as exc:  # noqa: BLE001 - MLflow client errors vary by transport
         raise RegistryError(
-            f"MLflow at {uri} failed while promoting {model_name} version {version}: "
+            f"MLflow at {uri} failed while moving {model_name}'s champion to version {version}: "
             f"{type(exc).__name__}: {str(exc)[:300]}. The champion alias was not moved; retry "
-            "the task once MLflow is reachable (the retry completes the promotion exactly once)."
+            "the task once MLflow is reachable (the retry completes the change exactly once)."
         ) from exc
-    return {**dict(record.__dict__), "ledger_seq": entry.seq}
+    return {**dict(record.__dict__), "ledger_seq": entry.seq, "kind": kind}
 
 
 def select_model(

@@ -14,6 +14,9 @@ FRAUD_LANDED = Asset(
 )
 FRAUD_CHAMPION = Asset(name="fraud_model_champion", uri="mlops://registry/fraud_model/champion")
 FRAUD_SCORED = Asset(name="fraud_transactions_scored", uri="mlops://lake/scored/fraud_transactions")
+FRAUD_RETRAIN_REQUESTED = Asset(
+    name="fraud_model_retrain_requested", uri="mlops://monitoring/fraud_model/retrain"
+)
 
 # A bundled schema name or the path of a JSON schema file for the user's own transactions.
 FRAUD_SCHEMA = os.environ.get("MLOPS_FRAUD_SCHEMA", "fraud")

@@ -356,3 +356,108 @@ class BatchScoreOperator(MlopsBaseOperator):
                 "model_version": manifest.model_version,
             }
         return manifest.to_dict()
+
+
+class MonitorModelOperator(MlopsBaseOperator):
+    """Drift and matured-label performance of the champion on the run's day, plus the
+    retraining decision (stored in the lake, reported as JSON/HTML, logged to MLflow)."""
+
+    template_fields: Sequence[str] = ("day", "drift", "performance", "policy")
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        drift: dict[str, Any] | None = None,
+        performance: dict[str, Any] | None = None,
+        policy: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name = model_name
+        self.drift, self.performance, self.policy = drift or {}, performance or {}, policy or {}
+
+    def run(self, context: Context) -> dict[str, Any]:
+        from mlops_core import monitoring
+        from mlops_core.drift import DriftThresholds
+        from mlops_core.policy import RetrainPolicy
+
+        def typed(cls, values: dict[str, Any]):
+            defaults = cls()
+            return cls(**{k: type(getattr(defaults, k))(v) for k, v in values.items()})
+
+        day = resolve_day(self.day, context)
+        result = monitoring.monitor(
+            self.lake_hook.get_conn(),
+            self.schema,
+            day,
+            settings=self.settings,
+            model_name=self.model_name,
+            thresholds=typed(DriftThresholds, self.drift),
+            perf=typed(monitoring.PerformanceThresholds, self.performance),
+            policy=typed(RetrainPolicy, self.policy),
+        )
+        decision = result["decision"]
+        self.log.info(
+            "Monitoring %s on %s: drift %s (%s), performance %s; retrain=%s because %s; report %s",
+            self.model_name,
+            day,
+            result["drift_level"],
+            result["drifted_features"],
+            result["performance_level"],
+            decision["retrain"],
+            decision["reason"],
+            result["report"],
+        )
+        return result
+
+
+class RequestRetrainOperator(BaseOperator):
+    """Emit the retrain-request Asset event when the monitoring decision says so; otherwise
+    skip (a skipped task emits no Asset event), with the policy's reason in the log."""
+
+    def __init__(self, *, monitor_task_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.monitor_task_id = monitor_task_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        result = context["ti"].xcom_pull(task_ids=self.monitor_task_id)
+        decision = result["decision"]
+        if not decision["retrain"]:
+            raise AirflowSkipException(f"no retraining: {decision['reason']}")
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = {
+                "day": result["day"],
+                "reason": decision["reason"],
+                "drifted_features": result["drifted_features"],
+            }
+        self.log.info("Retraining requested for %s: %s", result["day"], decision["reason"])
+        return decision
+
+
+class RollbackChampionOperator(MlopsBaseOperator):
+    """Move alias ``champion`` back to a version (or ``previous``), recorded in the ledger."""
+
+    template_fields: Sequence[str] = ("target",)
+
+    def __init__(self, *, model_name: str, target: str = "previous", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model_name, self.target = model_name, target
+
+    def run(self, context: Context) -> dict[str, Any]:
+        from mlops_core import steps
+
+        dag_run = context["dag_run"]
+        user = getattr(dag_run, "triggering_user_name", None) or "scheduler"
+        record = steps.rollback(
+            self.settings,
+            self.lake_hook.get_conn(),
+            self.model_name,
+            str(self.target),
+            actor=f"{user} via {dag_run.dag_id}/{dag_run.run_id}",
+            at=context.get("logical_date") or dag_run.run_after,
+        )
+        self.log.info("Rollback of %s: %s", self.model_name, record)
+        return record

@@ -21,7 +21,13 @@ RUNBOOK_SECTIONS = [
     "registry-conflict",
     "storage-unavailable",
 ]
-EXPECTED = {"fraud_training", "fraud_scoring", "fraud_sample_landing"}
+EXPECTED = {
+    "fraud_training",
+    "fraud_scoring",
+    "fraud_sample_landing",
+    "model_monitoring",
+    "rollback_champion",
+}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +75,10 @@ def test_training_order_and_schedules(dagbag) -> None:
         assert dag.get_task(downstream).upstream_task_ids == {upstream}
     timetable = dag.timetable
     assert type(timetable).__name__ == "AssetOrTimeSchedule"
-    assert timetable.asset_condition.name == "fraud_transactions_landed"
+    assert {a.name for a in timetable.asset_condition.objects} == {
+        "fraud_transactions_landed",
+        "fraud_model_retrain_requested",
+    }
     assert type(timetable.timetable).__name__ == "CronDataIntervalTimetable"
     assert dag.max_active_runs == 1
     assert dagbag.dags["fraud_scoring"].max_active_runs <= 8
@@ -85,6 +94,10 @@ def test_training_order_and_schedules(dagbag) -> None:
         ("fraud_scoring", {"model_selection": "as_of"}, True),
         ("fraud_scoring", {"model_selection": "latest"}, False),
         ("fraud_scoring", {"batch_rows": 10}, False),
+        ("rollback_champion", {"target": "previous"}, True),
+        ("rollback_champion", {"target": "3"}, True),
+        ("rollback_champion", {"target": "latest; drop table"}, False),
+        ("model_monitoring", {"psi_alert": -1}, False),
     ],
 )
 def test_params_validate_trigger_input(dagbag, dag_id: str, params: dict, ok: bool) -> None:
