@@ -26,6 +26,8 @@ HISTORY_START = dt.date(2026, 11, 1)
 TRAIN_DAY = dt.date(2026, 11, 7)
 SCORE_DAYS = [dt.date(2026, 11, 8), dt.date(2026, 11, 9), dt.date(2026, 11, 10)]
 BAD_DAY = dt.date(2026, 11, 11)
+MONITOR_DAYS = [dt.date(2026, 11, 12), dt.date(2026, 11, 13), dt.date(2026, 11, 14)]
+DRIFT_FROM = dt.date(2026, 11, 13)
 
 
 class DemoFailure(RuntimeError):
@@ -65,12 +67,7 @@ def land_bad_batch(env: dict[str, str], day: dt.date, rows: int) -> dict[str, ob
     return {"negative_amount_rows": 3, "duplicate_id_rows": 2}
 
 
-def fraud_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str, object]:
-    from mlops_core import lake, registry, steps
-    from mlops_core.storage import sha256_file  # noqa: F401 - same checksum as manifests
-
-    settings, storage, schema = _lake(env)
-
+def _dag_runner(env: dict[str, str], runs: list[dict]):
     def dag(dag_id: str, day: dt.date, expect: str = "success", conf: dict | None = None) -> None:
         rc, seconds, log = run_dag(dag_id, day.isoformat(), env, conf=conf)
         state = "success" if rc == 0 else "failed"
@@ -87,6 +84,81 @@ def fraud_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str
         _say(f"{dag_id} {day}: {state} in {seconds:.0f}s (expected {expect}); log {log}")
         if state != expect:
             raise DemoFailure(f"{dag_id} {day} ended {state}, expected {expect}; see {log}")
+
+    return dag
+
+
+def retraining_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str, object]:
+    """Drift from DRIFT_FROM: monitoring flags it, the policy requests one retraining, the
+    retrained model passes the gate and replaces the champion; later days do not retrain."""
+    from mlops_core import ledger, registry, steps
+
+    settings, storage, schema = _lake(env)
+    dag = _dag_runner(env, runs)
+    before = registry.require(settings.mlflow_tracking_uri, "fraud_model")
+    for day in MONITOR_DAYS:
+        steps.land_sample_partition(
+            storage, schema, day, rows=rows, drift=1.0 if day >= DRIFT_FROM else 0.0
+        )
+    _say(f"landed {MONITOR_DAYS[0]}..{MONITOR_DAYS[-1]}; the data drifts from {DRIFT_FROM}")
+    decisions, retrain_runs = [], []
+    for day in MONITOR_DAYS:
+        dag("fraud_scoring", day)
+        dag("model_monitoring", day)
+        record = json.loads(
+            storage.read_bytes(f"monitoring/fraud_model/decisions/dt={day.isoformat()}.json")
+        )
+        decisions.append(
+            {
+                "day": day.isoformat(),
+                "drift_level": record["drift_level"],
+                "drifted_features": record["drifted_features"],
+                "performance_level": record["performance_level"],
+                "retrain": record["decision"]["retrain"],
+                "reason": record["decision"]["reason"],
+            }
+        )
+        _say(
+            f"monitoring {day}: drift {record['drift_level']} {record['drifted_features']}; "
+            f"retrain={record['decision']['retrain']} ({record['decision']['reason']})"
+        )
+        if record["decision"]["retrain"]:
+            # What the scheduler does on the retrain-request Asset event (its extra carries the day).
+            dag("fraud_training", day, conf={"day": day.isoformat()})
+            retrain_runs.append(day.isoformat())
+    after = registry.require(settings.mlflow_tracking_uri, "fraud_model")
+    verdict_path = (
+        settings.reports_dir / "gates" / "fraud_model" / f"v{after.version}" / "verdict.json"
+    )
+    verdict = json.loads(verdict_path.read_text()) if after.version != before.version else None
+    first_alert = next((d["day"] for d in decisions if d["drift_level"] == "alert"), None)
+    return {
+        "drift_injected_from": DRIFT_FROM.isoformat(),
+        "drift_detected_on": first_alert,
+        "decisions": decisions,
+        "retraining_runs": retrain_runs,
+        "champion_before": before.version,
+        "champion_after": after.version,
+        "gate": verdict
+        and {
+            "decision": verdict["decision"],
+            "challenger": verdict["challenger"],
+            "champion": verdict["champion"],
+            "verdict": str(verdict_path),
+        },
+        "ledger": [
+            {"seq": e.seq, "kind": e.kind, "from": e.from_version, "to": e.to_version, "at": e.at}
+            for e in ledger.read_ledger(storage, "fraud_model")
+        ],
+        "reports": str(settings.reports_dir / "monitoring" / "fraud_model"),
+    }
+
+
+def fraud_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str, object]:
+    from mlops_core import lake, registry, steps
+
+    settings, storage, schema = _lake(env)
+    dag = _dag_runner(env, runs)
 
     _say(
         f"landing {(TRAIN_DAY - HISTORY_START).days} days of history directly, then {TRAIN_DAY} through the producer DAG"
@@ -196,6 +268,7 @@ def main() -> int:
     status = 0
     try:
         summary["scenarios"]["fraud"] = fraud_scenario(env, args.rows, runs)
+        summary["scenarios"]["retraining"] = retraining_scenario(env, args.rows, runs)
     except DemoFailure as exc:
         summary["error"] = str(exc)
         status = 1
@@ -236,6 +309,26 @@ def print_summary(summary: dict, path: Path) -> None:
         for q in fraud["quarantined_batches"]:
             print(f"  quarantined: {q}")
         print(f"  champion unchanged after bad batch: {fraud['bad_batch']['champion_unchanged']}")
+    retraining = summary["scenarios"].get("retraining")
+    if retraining:
+        print(
+            f"\nretraining: drift injected from {retraining['drift_injected_from']}, "
+            f"detected on {retraining['drift_detected_on']}"
+        )
+        for d in retraining["decisions"]:
+            print(
+                f"  {d['day']}: drift {d['drift_level']:<5} retrain={str(d['retrain']):<5} {d['reason']}"
+            )
+        print(
+            f"  retraining runs: {retraining['retraining_runs']}; champion "
+            f"v{retraining['champion_before']} -> v{retraining['champion_after']}"
+        )
+        if retraining["gate"]:
+            g = retraining["gate"]
+            print(
+                f"  gate {g['decision']}: challenger PR-AUC {g['challenger']['pr_auc']:.3f} vs champion "
+                f"{g['champion']['pr_auc']:.3f} on the same holdout"
+            )
     if "error" in summary:
         print(f"\nDEMO FAILED: {summary['error']}")
     print(f"\nwall time {summary['wall_seconds']}s; summary written to {path}")

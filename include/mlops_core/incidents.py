@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -46,6 +45,8 @@ def record_incident(incident: Incident, log_path: Path, webhook_url: str | None 
     with open(log_path, "a", encoding="utf-8") as fh:
         fh.write(incident.to_json() + "\n")
     if webhook_url:
+        import urllib.request  # only when a webhook is configured: keeps DAG parsing light
+
         if not webhook_url.startswith(("http://", "https://")):
             raise ValueError(f"incident webhook must be http(s): {webhook_url!r}")
         request = urllib.request.Request(  # noqa: S310 - scheme checked above

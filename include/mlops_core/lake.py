@@ -29,8 +29,12 @@ def quarantine_prefix(dataset: str, day: dt.date | str, batch_id: str) -> str:
     return f"quarantine/{dataset}/{partition(day)}/{batch_id}/"
 
 
-def scored_prefix(dataset: str, day: dt.date | str) -> str:
-    return f"scored/{dataset}/{partition(day)}/"
+SCORED, SHADOW = "scored", "scored_shadow"
+
+
+def scored_prefix(dataset: str, day: dt.date | str, zone: str = SCORED) -> str:
+    """Champion outputs live in ``scored/``; shadow (challenger) outputs in ``scored_shadow/``."""
+    return f"{zone}/{dataset}/{partition(day)}/"
 
 
 def parse_day(value: str | dt.date) -> dt.date:

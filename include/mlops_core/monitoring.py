@@ -47,12 +47,14 @@ def _read_working(storage: Storage, schema: DatasetSchema, day: str) -> pd.DataF
         return pd.read_parquet(path)
 
 
-def _read_scores(storage: Storage, schema: DatasetSchema, day: str) -> pd.DataFrame | None:
-    prefix = lake.scored_prefix(schema.name, day)
+def _read_scores(
+    storage: Storage, schema: DatasetSchema, day: str, zone: str = lake.SCORED
+) -> pd.DataFrame | None:
+    prefix = lake.scored_prefix(schema.name, day, zone)
     if not storage.exists(prefix + lake.MANIFEST):
         return None
     with storage.local_copy(prefix + "scores.parquet") as path:
-        return pd.read_parquet(path, columns=[schema.id_column, "score"])
+        return pd.read_parquet(path, columns=[schema.id_column, "score", "model_version"])
 
 
 def matured_performance(
@@ -329,3 +331,86 @@ def render_html(
         "<table border=1 cellpadding=4><tr><th>feature</th><th>kind</th><th>PSI</th><th>KS p</th>"
         f"<th>level</th></tr>{rows}</table>{imgs}"
     )
+
+
+def shadow_evaluation(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: dt.date,
+    *,
+    settings: Settings,
+    model_name: str,
+    perf: PerformanceThresholds,
+    policy: Any,
+    window_days: int = 7,
+) -> dict[str, Any]:
+    """Compare the shadow-scored challenger with the champion on matured labels; promote the
+    challenger when the bootstrap interval says it is better (recorded in the ledger)."""
+    from mlops_core import steps
+    from mlops_core.shadow import PROMOTE, compare
+
+    challenger, why = steps.shadow_candidate(settings, model_name)
+    champion = registry.require(settings.mlflow_tracking_uri, model_name)
+    result: dict[str, Any] = {"day": day.isoformat(), "champion_version": champion.version}
+    if challenger is None:
+        return {**result, "status": "skipped", "reason": why}
+    last = day - dt.timedelta(days=perf.label_delay_days)
+    frames, days = [], []
+    for offset in range(window_days):
+        current = (last - dt.timedelta(days=offset)).isoformat()
+        labels = _read_working(storage, schema, current)
+        champ = _read_scores(storage, schema, current)
+        shadow = _read_scores(storage, schema, current, lake.SHADOW)
+        if labels is None or champ is None or shadow is None:
+            continue
+        champ = champ[champ["model_version"] == int(champion.version)]
+        shadow = shadow[shadow["model_version"] == int(challenger.version)]
+        joined = (
+            labels[[schema.id_column, schema.label_column]]
+            .merge(champ[[schema.id_column, "score"]], on=schema.id_column)
+            .merge(
+                shadow[[schema.id_column, "score"]],
+                on=schema.id_column,
+                suffixes=("_champion", "_challenger"),
+            )
+        )
+        if len(joined):
+            frames.append(joined)
+            days.append(current)
+    if frames:
+        data = pd.concat(frames, ignore_index=True)
+        verdict = compare(
+            data[schema.label_column].to_numpy(),
+            data["score_champion"].to_numpy(),
+            data["score_challenger"].to_numpy(),
+            policy,
+        )
+    else:
+        from mlops_core.shadow import INSUFFICIENT, ShadowVerdict
+
+        verdict = ShadowVerdict(
+            INSUFFICIENT, "no matured partition scored by both models yet", 0, 0
+        )
+    result.update(
+        {
+            "status": verdict.decision,
+            "challenger_version": challenger.version,
+            "days": sorted(days),
+            "verdict": verdict.to_dict(),
+            "reason": verdict.reason,
+        }
+    )
+    if verdict.decision == PROMOTE:
+        at = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+        result["promotion"] = steps.promote(
+            settings,
+            storage,
+            model_name,
+            challenger.version,
+            actor=f"shadow evaluation {day.isoformat()}",
+            at=at,
+        )
+    storage.write_bytes(
+        f"monitoring/{model_name}/shadow/dt={day.isoformat()}.json", registry.dumps(result).encode()
+    )
+    return result

@@ -491,6 +491,21 @@ def _move_champion(
     return {**dict(record.__dict__), "ledger_seq": entry.seq, "kind": kind}
 
 
+def shadow_candidate(settings: Settings, model_name: str) -> tuple[registry.ModelRef | None, str]:
+    """The challenger worth shadow-scoring: registered, gate passed, not the champion."""
+    uri = settings.mlflow_tracking_uri
+    challenger = registry.resolve(uri, model_name, registry.CHALLENGER)
+    champion = registry.resolve(uri, model_name)
+    if challenger is None:
+        return None, "no challenger registered"
+    if champion is not None and challenger.version == champion.version:
+        return None, f"the challenger (version {challenger.version}) is already champion"
+    decision = registry.version_tags(uri, challenger).get("gate_decision")
+    if decision != "promote":
+        return None, f"challenger version {challenger.version} did not pass the gate ({decision})"
+    return challenger, f"shadow-scoring challenger version {challenger.version}"
+
+
 def select_model(
     storage: Storage,
     settings: Settings,
@@ -525,6 +540,7 @@ def score(
     alias: str = registry.CHAMPION,
     selection: str = "alias",
     batch_rows: int = 250_000,
+    zone: str = lake.SCORED,
 ) -> ScoringManifest:
     """Score the validated working partition with the model behind ``alias``.
 
@@ -535,7 +551,7 @@ def score(
     ref = select_model(storage, settings, model_name, day, selection=selection, alias=alias)
     model = registry.load_model(settings.mlflow_tracking_uri, ref)
     in_key = lake.working_data_key(schema.name, day)
-    out_prefix = lake.scored_prefix(schema.name, day)
+    out_prefix = lake.scored_prefix(schema.name, day, zone)
     out_key = out_prefix + "scores.parquet"
     with (
         storage.local_copy(in_key) as src,

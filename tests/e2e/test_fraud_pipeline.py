@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 
 import demo  # noqa: E402
-from airflow_env import airflow_env, migrate  # noqa: E402
+from airflow_env import airflow_env, migrate, run_dag  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -36,6 +36,19 @@ def _registry_champion(env: dict[str, str]) -> str:
     uri = Settings.from_env(env).mlflow_tracking_uri
     mv = MlflowClient(uri, registry_uri=uri).get_model_version_by_alias("fraud_model", "champion")
     return str(mv.version)
+
+
+def _asset_events(env: dict[str, str], asset_name: str) -> int:
+    """Asset events recorded in the Airflow metadata DB of this run's environment."""
+    import sqlite3
+
+    db = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+    with sqlite3.connect(db) as conn:
+        (count,) = conn.execute(
+            "SELECT COUNT(*) FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.name = ?",
+            (asset_name,),
+        ).fetchone()
+    return count
 
 
 def _run_scenario(env: dict[str, str]) -> dict:
@@ -85,6 +98,42 @@ def test_fraud_dags_local_lake(tmp_path: Path) -> None:
     _check_lake(env, result)
     # GX Data Docs were built for the runs.
     assert (tmp_path / "reports" / "data_docs" / "fraud_transactions" / "index.html").exists()
+
+    # Retraining: undrifted days request nothing, the first drifted day requests exactly one
+    # retraining, whose model passes the gate and replaces the champion.
+    runs: list[dict] = []
+    retraining = demo.retraining_scenario(env, rows=3_000, runs=runs)
+    decisions = {d["day"]: d for d in retraining["decisions"]}
+    drift_day = retraining["drift_injected_from"]
+    assert retraining["drift_detected_on"] == drift_day
+    assert [d for d, v in decisions.items() if v["retrain"]] == [drift_day]
+    for day, decision in decisions.items():
+        if day < drift_day:
+            assert decision["drift_level"] == "ok" and not decision["retrain"], decision
+    later = [v for d, v in decisions.items() if d > drift_day]
+    assert later and all(
+        "not enough new labelled data" in v["reason"] or "cooldown" in v["reason"] for v in later
+    )
+    assert _asset_events(env, "fraud_model_retrain_requested") == 1
+    assert retraining["champion_before"] == "1" and retraining["champion_after"] == "2"
+    assert _registry_champion(env) == "2"
+    assert retraining["gate"]["decision"] == "promote"
+    assert [e["to"] for e in retraining["ledger"]] == ["1", "2"]
+    report = tmp_path / "reports" / "monitoring" / "fraud_model" / f"dt={drift_day}" / "report.html"
+    assert "RETRAIN" in report.read_text() and "data:image/png;base64" in report.read_text()
+
+    # Rollback restores the previous champion and is recorded in the ledger.
+    rc, _, log = run_dag("rollback_champion", "2026-11-15", env, conf={"target": "previous"})
+    assert rc == 0, log
+    assert _registry_champion(env) == "1"
+    from mlops_core import ledger
+
+    entries = ledger.read_ledger(demo._lake(env)[1], "fraud_model")
+    assert (entries[-1].kind, entries[-1].from_version, entries[-1].to_version) == (
+        "rollback",
+        "2",
+        "1",
+    )
 
 
 def test_fraud_dags_s3_lake(tmp_path: Path, moto_s3_endpoint: str, s3_bucket: str) -> None:
