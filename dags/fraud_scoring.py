@@ -14,6 +14,10 @@ Backfill historical scoring (needs a running scheduler):
 Reruns rewrite identical bytes; they never append or duplicate rows. For historical rescoring
 pass `model_selection=as_of` to use the model that was champion on each partition's day
 (from the promotion ledger); the manifest records the rule and the version used.
+
+Shadow mode: when a challenger has passed the gate but is not champion (fraud_training with
+`promotion=shadow`), `shadow_score` scores it into `scored_shadow/...` beside the champion's
+output; `model_monitoring` compares the two on matured labels and promotes on evidence.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from mlops_airflow.dag_defaults import (
 from mlops_airflow.operators import (
     BatchScoreOperator,
     ExtractPartitionOperator,
+    ShadowScoreOperator,
     ValidatePartitionOperator,
 )
 from mlops_airflow.sensors import PartitionSensor
@@ -58,6 +63,11 @@ with DAG(
             "champion",
             enum=["champion", "challenger", "as_of"],
             description="Model to score with: an alias, or as_of = the champion on the partition's day (for backfills).",
+        ),
+        "shadow": Param(
+            True,
+            type="boolean",
+            description="Also score a gate-passed challenger into scored_shadow/ (skipped when there is none).",
         ),
         "batch_rows": Param(
             250_000,
@@ -87,4 +97,11 @@ with DAG(
         batch_rows="{{ params.batch_rows }}",
         outlets=[FRAUD_SCORED],
     )
-    wait >> extract >> validate >> score
+    shadow = ShadowScoreOperator(
+        dataset_schema=FRAUD_SCHEMA,
+        task_id="shadow_score",
+        model_name=FRAUD_MODEL,
+        batch_rows="{{ params.batch_rows }}",
+        enabled="{{ params.shadow }}",
+    )
+    wait >> extract >> validate >> [score, shadow]

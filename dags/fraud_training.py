@@ -86,6 +86,11 @@ with DAG(
             maximum=0.5,
             description="False-positive rate for the recall metric.",
         ),
+        "promotion": Param(
+            "direct",
+            enum=["direct", "shadow"],
+            description="direct: a passing gate promotes now. shadow: the model stays challenger, is scored in shadow, and is promoted on evidence from matured labels.",
+        ),
         "max_regression": Param(
             0.01,
             type="number",
@@ -142,6 +147,7 @@ with DAG(
         task_id="promote",
         model_name=FRAUD_MODEL,
         version="{{ ti.xcom_pull(task_ids='register')['version'] }}",
+        mode="{{ params.promotion }}",
         outlets=[FRAUD_CHAMPION],
     )
     wait >> extract >> validate >> train >> register >> gate >> promote

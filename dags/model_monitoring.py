@@ -18,6 +18,11 @@ A retrain decision emits Asset `fraud_model_retrain_requested`, which triggers `
 otherwise `request_retraining` is skipped and its log says why. The report (JSON and HTML with
 plots) is under `<MLOPS_DATA_ROOT>/reports/monitoring/fraud_model/dt=.../` and in MLflow
 experiment `fraud_model_monitoring`.
+
+**Shadow evaluation** (independent task): when a gate-passed challenger has been shadow-scored
+(fraud_scoring's `shadow_score`), compares it with the champion on matured labels using a
+paired bootstrap interval on the PR-AUC difference with a minimum sample size, and promotes it
+(ledger entry, alias move) only when the whole interval favours it.
 """
 
 from __future__ import annotations
@@ -33,7 +38,11 @@ from mlops_airflow.dag_defaults import (
     RUNBOOK_COMMON,
     default_args,
 )
-from mlops_airflow.operators import MonitorModelOperator, RequestRetrainOperator
+from mlops_airflow.operators import (
+    MonitorModelOperator,
+    RequestRetrainOperator,
+    ShadowEvaluationOperator,
+)
 
 with DAG(
     dag_id="model_monitoring",
@@ -71,6 +80,12 @@ with DAG(
         "min_new_labelled_rows": Param(
             5_000, type="integer", minimum=0, description="New labelled rows needed to retrain."
         ),
+        "shadow_min_positives": Param(
+            50,
+            type="integer",
+            minimum=1,
+            description="Matured positives needed before a shadow comparison decides.",
+        ),
         "max_retrains_per_day": Param(
             1, type="integer", minimum=0, description="Retrain budget per day."
         ),
@@ -93,5 +108,12 @@ with DAG(
     )
     request = RequestRetrainOperator(
         task_id="request_retraining", monitor_task_id="monitor", outlets=[FRAUD_RETRAIN_REQUESTED]
+    )
+    shadow_evaluation = ShadowEvaluationOperator(
+        dataset_schema=FRAUD_SCHEMA,
+        task_id="shadow_evaluation",
+        model_name=FRAUD_MODEL,
+        label_delay_days="{{ params.label_delay_days }}",
+        min_positives="{{ params.shadow_min_positives }}",
     )
     monitor >> request

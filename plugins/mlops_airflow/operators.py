@@ -270,17 +270,30 @@ class EvaluationGateOperator(MlopsBaseOperator):
 
 
 class PromoteModelOperator(MlopsBaseOperator):
-    """Move alias ``champion`` to a version with a passing gate verdict."""
+    """Move alias ``champion`` to a version with a passing gate verdict.
 
-    template_fields: Sequence[str] = ("version",)
+    ``mode="shadow"`` leaves the gate-passed version as challenger: fraud_scoring scores it in
+    shadow and model_monitoring promotes it once matured labels give evidence.
+    """
 
-    def __init__(self, *, model_name: str, version: str, **kwargs: Any) -> None:
+    template_fields: Sequence[str] = ("version", "mode")
+
+    def __init__(
+        self, *, model_name: str, version: str, mode: str = "direct", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
-        self.model_name, self.version = model_name, version
+        self.model_name, self.version, self.mode = model_name, version, mode
 
     def run(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         from mlops_core import steps
 
+        if self.mode == "shadow":
+            raise AirflowSkipException(
+                f"{self.model_name} v{self.version} passed the gate and stays challenger: shadow "
+                "mode promotes it only on evidence from matured labels (model_monitoring)"
+            )
         dag_run = context["dag_run"]
         user = getattr(dag_run, "triggering_user_name", None) or "scheduler"
         actor = f"{user} via {dag_run.dag_id}/{dag_run.run_id}"
@@ -461,3 +474,87 @@ class RollbackChampionOperator(MlopsBaseOperator):
         )
         self.log.info("Rollback of %s: %s", self.model_name, record)
         return record
+
+
+class ShadowScoreOperator(BatchScoreOperator):
+    """Score the day's partition with the gate-passed challenger into ``scored_shadow/``,
+    next to the champion's output; skipped when there is no such challenger or it is off."""
+
+    template_fields: Sequence[str] = ("day", "batch_rows", "enabled")
+
+    def __init__(self, *, enabled: bool | str = True, **kwargs: Any) -> None:
+        kwargs.setdefault("model_selection", "challenger")
+        super().__init__(**kwargs)
+        self.enabled = enabled
+
+    def run(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from mlops_core import lake, steps
+
+        if str(self.enabled).lower() in {"false", "0", "no", ""}:
+            raise AirflowSkipException("shadow scoring is switched off for this run")
+        candidate, why = steps.shadow_candidate(self.settings, self.model_name)
+        if candidate is None:
+            raise AirflowSkipException(why)
+        day = resolve_day(self.day, context)
+        manifest = steps.score(
+            self.lake_hook.get_conn(),
+            self.schema,
+            day,
+            settings=self.settings,
+            model_name=self.model_name,
+            alias="challenger",
+            batch_rows=int(self.batch_rows),
+            zone=lake.SHADOW,
+        )
+        self.log.info(
+            "Shadow-scored %s rows of %s with challenger v%s into %s",
+            manifest.rows_out,
+            day,
+            manifest.model_version,
+            manifest.output_key,
+        )
+        return manifest.to_dict()
+
+
+class ShadowEvaluationOperator(MlopsBaseOperator):
+    """Compare the shadow-scored challenger with the champion on matured labels (bootstrap
+    interval, minimum sample) and promote it when the evidence says it is better."""
+
+    template_fields: Sequence[str] = ("day", "label_delay_days", "min_positives")
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        label_delay_days: int | str = 1,
+        min_positives: int | str = 50,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name = model_name
+        self.label_delay_days, self.min_positives = label_delay_days, min_positives
+
+    def run(self, context: Context) -> dict[str, Any]:
+        from mlops_core import monitoring
+        from mlops_core.shadow import ShadowPolicy
+
+        day = resolve_day(self.day, context)
+        result = monitoring.shadow_evaluation(
+            self.lake_hook.get_conn(),
+            self.schema,
+            day,
+            settings=self.settings,
+            model_name=self.model_name,
+            perf=monitoring.PerformanceThresholds(label_delay_days=int(self.label_delay_days)),
+            policy=ShadowPolicy(min_positives=int(self.min_positives)),
+        )
+        self.log.info(
+            "Shadow evaluation of %s on %s: %s (%s)",
+            self.model_name,
+            day,
+            result["status"],
+            result["reason"],
+        )
+        return result
