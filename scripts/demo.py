@@ -26,7 +26,7 @@ HISTORY_START = dt.date(2026, 11, 1)
 TRAIN_DAY = dt.date(2026, 11, 7)
 SCORE_DAYS = [dt.date(2026, 11, 8), dt.date(2026, 11, 9), dt.date(2026, 11, 10)]
 BAD_DAY = dt.date(2026, 11, 11)
-MONITOR_DAYS = [dt.date(2026, 11, 12), dt.date(2026, 11, 13), dt.date(2026, 11, 14)]
+MONITOR_DAYS = [dt.date(2026, 11, 12) + dt.timedelta(days=i) for i in range(4)]
 DRIFT_FROM = dt.date(2026, 11, 13)
 
 
@@ -89,8 +89,9 @@ def _dag_runner(env: dict[str, str], runs: list[dict]):
 
 
 def retraining_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str, object]:
-    """Drift from DRIFT_FROM: monitoring flags it, the policy requests one retraining, the
-    retrained model passes the gate and replaces the champion; later days do not retrain."""
+    """Drift from DRIFT_FROM: monitoring flags it on the first drifted day; the policy retrains
+    once labels from the drifted period have matured (the next day), the retrained model passes
+    the gate and replaces the champion; later days do not retrain again."""
     from mlops_core import ledger, registry, steps
 
     settings, storage, schema = _lake(env)

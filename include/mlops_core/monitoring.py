@@ -107,15 +107,35 @@ def _policy_state(
     trained_through: str,
     perf: PerformanceThresholds,
 ) -> PolicyInput:
-    """Past decisions (other days than this one, so a rerun decides the same) and new labels."""
-    retrains = []
-    for key in storage.list(decisions_prefix(model)):
-        record = json.loads(storage.read_bytes(key))
-        if record["day"] != day.isoformat() and record["decision"]["retrain"]:
-            retrains.append(dt.datetime.fromisoformat(record["at"]))
+    """Past decisions (other days than this one, so a rerun decides the same) and the new
+    labelled data that could teach a retrained model something.
+
+    New labelled rows are counted after the champion's training data, after the last retrain,
+    and from the first day of the ongoing breach: retraining on labels from before a drift
+    cannot learn the drift, and the newest (drifted) rows would all land in the holdout.
+    """
+    records = {
+        r["day"]: r
+        for r in (json.loads(storage.read_bytes(k)) for k in storage.list(decisions_prefix(model)))
+        if r["day"] != day.isoformat()
+    }
     at = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    retrains = [
+        dt.datetime.fromisoformat(r["at"]) for r in records.values() if r["decision"]["retrain"]
+    ]
     last_retrain = max((r for r in retrains if r < at), default=None)
-    since = max(trained_through, last_retrain.date().isoformat() if last_retrain else "")
+    breach_start = day
+    previous = records.get((day - dt.timedelta(days=1)).isoformat())
+    while (
+        previous and previous["decision"]["level"] == ALERT and not previous["decision"]["retrain"]
+    ):
+        breach_start = dt.date.fromisoformat(previous["day"])
+        previous = records.get((breach_start - dt.timedelta(days=1)).isoformat())
+    since = max(
+        trained_through,
+        last_retrain.date().isoformat() if last_retrain else "",
+        (breach_start - dt.timedelta(days=1)).isoformat() if level == ALERT else "",
+    )
     matured_until = (day - dt.timedelta(days=perf.label_delay_days)).isoformat()
     new_rows = 0
     for key in storage.list(f"working/{schema.name}/"):

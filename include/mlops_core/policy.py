@@ -67,8 +67,8 @@ def decide(policy: RetrainPolicy, state: PolicyInput) -> Decision:
     if state.new_labelled_rows < policy.min_new_labelled_rows:
         return Decision(
             False,
-            f"not enough new labelled data: {state.new_labelled_rows} rows since the last retrain, "
-            f"policy needs {policy.min_new_labelled_rows}",
+            f"not enough new labelled data: {state.new_labelled_rows} rows since the last retrain "
+            f"or the start of the breach, policy needs {policy.min_new_labelled_rows}",
             state.level,
         )
     return Decision(

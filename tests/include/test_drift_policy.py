@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -115,3 +116,41 @@ def test_policy_decision_table(state: PolicyInput, retrain: bool, reason: str) -
     assert isinstance(decision, Decision)
     assert decision.retrain is retrain
     assert reason in decision.reason and decision.level == state.level
+
+
+def test_new_labelled_rows_count_from_the_start_of_the_breach(tmp_path) -> None:
+    import json
+
+    from mlops_core import lake
+    from mlops_core.monitoring import PerformanceThresholds, _policy_state, decisions_prefix
+    from mlops_core.storage import LocalStorage
+
+    storage = LocalStorage(tmp_path)
+    for day in range(8, 15):  # validated, labelled partitions of 1,000 rows each
+        key = lake.working_prefix("tx", f"2026-11-{day:02d}") + lake.VALIDATED_MARKER
+        storage.write_bytes(key, json.dumps({"rows": 1_000}).encode())
+
+    def decided(day: int, level: str, retrain: bool) -> None:
+        record = {
+            "day": f"2026-11-{day:02d}",
+            "at": f"2026-11-{day:02d}T00:00:00+00:00",
+            "decision": {"level": level, "retrain": retrain, "reason": "r"},
+        }
+        storage.write_bytes(
+            decisions_prefix("m") + f"dt=2026-11-{day:02d}.json", json.dumps(record).encode()
+        )
+
+    schema = SimpleNamespace(name="tx")
+    perf = PerformanceThresholds(label_delay_days=1)
+    decided(11, OK, False)
+    decided(12, ALERT, False)  # the breach began on the 12th
+    state = _policy_state(storage, schema, "m", dt.date(2026, 11, 13), ALERT, "2026-11-07", perf)
+    assert state.new_labelled_rows == 1_000  # only the 12th: matured and inside the breach
+    # Without a breach the count runs from the champion's training data.
+    state = _policy_state(storage, schema, "m", dt.date(2026, 11, 13), WARN, "2026-11-07", perf)
+    assert state.new_labelled_rows == 5_000  # 8th..12th
+    # A retrain on the 13th resets both the breach and the count.
+    decided(13, ALERT, True)
+    state = _policy_state(storage, schema, "m", dt.date(2026, 11, 14), ALERT, "2026-11-07", perf)
+    assert state.new_labelled_rows == 0 and state.last_retrain_at.date() == dt.date(2026, 11, 13)
+    assert state.retrains_today == 0
