@@ -28,6 +28,9 @@ SCORE_DAYS = [dt.date(2026, 11, 8), dt.date(2026, 11, 9), dt.date(2026, 11, 10)]
 BAD_DAY = dt.date(2026, 11, 11)
 MONITOR_DAYS = [dt.date(2026, 11, 12) + dt.timedelta(days=i) for i in range(4)]
 DRIFT_FROM = dt.date(2026, 11, 13)
+REC_WINDOW = 28
+REC_TRAIN_DAY = dt.date(2026, 11, 7)
+REC_SCORE_DAY = dt.date(2026, 11, 8)
 
 
 class DemoFailure(RuntimeError):
@@ -155,6 +158,62 @@ def retraining_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dic
     }
 
 
+def recommender_scenario(env: dict[str, str], sessions: int, runs: list[dict]) -> dict[str, object]:
+    """27 days of interactions landed directly, the 28th through the producer DAG; train,
+    gate against popularity, promote; then top-10 for every user for the next day."""
+    from mlops_core import lake, registry, steps
+    from mlops_core.recsys import steps as rec_steps
+    from mlops_core.schema import load_schema
+
+    settings, storage, _ = _lake(env)
+    schema = load_schema("interactions")
+    dag = _dag_runner(env, runs)
+    history = steps.window_days(REC_TRAIN_DAY, REC_WINDOW)[:-1]
+    _say(f"landing {len(history)} days of interactions directly, then {REC_TRAIN_DAY} via the DAG")
+    for day in history:
+        rec_steps.land_sample_partition(storage, schema, day, sessions=sessions)
+    dag("interactions_sample_landing", REC_TRAIN_DAY, conf={"sessions": sessions})
+    dag("recommender_training", REC_TRAIN_DAY, conf={"window_days": REC_WINDOW})
+    champion = registry.require(settings.mlflow_tracking_uri, "recommender_model")
+    verdict_path = (
+        settings.reports_dir
+        / "gates"
+        / "recommender_model"
+        / f"v{champion.version}"
+        / "verdict.json"
+    )
+    verdict = json.loads(verdict_path.read_text())
+    rec_steps.land_sample_partition(storage, schema, REC_SCORE_DAY, sessions=sessions)
+    dag("recommender_scoring", REC_SCORE_DAY)
+    manifest = json.loads(
+        storage.read_bytes(lake.scored_prefix(schema.name, REC_SCORE_DAY) + lake.MANIFEST)
+    )
+    if manifest["rows_out"] < manifest["users"]:
+        raise DemoFailure(f"recommendations missing for some users: {manifest}")
+    return {
+        "model_name": "recommender_model",
+        "champion_version": champion.version,
+        "gate": {
+            "decision": verdict["decision"],
+            "challenger": verdict["challenger"],
+            "popularity": verdict["context"]["popularity"],
+            "thresholds": verdict["thresholds"],
+            "verdict": str(verdict_path),
+        },
+        "recommendations": {
+            "day": manifest["day"],
+            "k": manifest["k"],
+            "users_scored": manifest["users"],
+            "users_model": manifest["users_model"],
+            "users_popularity_fallback": manifest["users_popularity"],
+            "rows_written": manifest["rows_out"],
+            "model_version": manifest["model_version"],
+            "output": storage.uri(manifest["output_key"]),
+            "sha256": manifest["output_sha256"],
+        },
+    }
+
+
 def fraud_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str, object]:
     from mlops_core import lake, registry, steps
 
@@ -249,6 +308,7 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the previous demo state")
     parser.add_argument("--rows", type=int, default=5_000, help="transactions per day")
+    parser.add_argument("--sessions", type=int, default=2_500, help="user sessions per day")
     args = parser.parse_args()
 
     started = time.monotonic()
@@ -270,6 +330,7 @@ def main() -> int:
     try:
         summary["scenarios"]["fraud"] = fraud_scenario(env, args.rows, runs)
         summary["scenarios"]["retraining"] = retraining_scenario(env, args.rows, runs)
+        summary["scenarios"]["recommender"] = recommender_scenario(env, args.sessions, runs)
     except DemoFailure as exc:
         summary["error"] = str(exc)
         status = 1
@@ -330,6 +391,19 @@ def print_summary(summary: dict, path: Path) -> None:
                 f"  gate {g['decision']}: challenger PR-AUC {g['challenger']['pr_auc']:.3f} vs champion "
                 f"{g['champion']['pr_auc']:.3f} on the same holdout"
             )
+    rec = summary["scenarios"].get("recommender")
+    if rec:
+        g, r = rec["gate"], rec["recommendations"]
+        print(
+            f"\nrecommender: champion {rec['model_name']} v{rec['champion_version']}  gate {g['decision']}"
+            f"  recall@{g['thresholds']['k']} {g['challenger']['recall_at_k']:.3f} vs popularity "
+            f"{g['popularity']['recall_at_k']:.3f}  NDCG {g['challenger']['ndcg_at_k']:.3f} vs "
+            f"{g['popularity']['ndcg_at_k']:.3f}  coverage {g['challenger']['coverage']:.3f}"
+        )
+        print(
+            f"  top-{r['k']} for {r['users_scored']} users on {r['day']} ({r['users_popularity_fallback']} "
+            f"popularity fallback): {r['rows_written']} rows -> {r['output']}"
+        )
     if "error" in summary:
         print(f"\nDEMO FAILED: {summary['error']}")
     print(f"\nwall time {summary['wall_seconds']}s; summary written to {path}")

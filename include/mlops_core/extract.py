@@ -51,7 +51,8 @@ def read_landing_file(name: str, data: bytes, schema: DatasetSchema) -> pd.DataF
         if name.endswith((".parquet", ".pq")):
             frame = pq.read_table(io.BytesIO(data)).to_pandas()
         else:
-            text_cols = [schema.id_column, *schema.passthrough, *schema.categorical]
+            text_cols = [c for c in (schema.id_column, *schema.passthrough) if c]
+            text_cols += list(schema.categorical)
             frame = pd.read_csv(
                 io.BytesIO(data),
                 dtype={c: "str" for c in text_cols},

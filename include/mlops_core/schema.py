@@ -32,10 +32,16 @@ class DatasetSchema:
         categorical: categorical feature columns (unseen categories are fine at scoring).
         passthrough: other required columns, copied to outputs (e.g. customer id).
         min_rows: a partition with fewer rows fails validation.
+        kind: ``events`` (labelled events, e.g. fraud) or ``interactions`` (user-item
+            feedback for the recommender); operators pick the matching training, gate and
+            scoring steps from it.
+        unique_together: columns whose combination must be unique (e.g. user, item, time).
+        min_distinct: column -> fewest distinct values a partition must have.
+        user_column, item_column: the user and item ids of an interactions dataset.
     """
 
     name: str
-    id_column: str
+    id_column: str | None
     timestamp_column: str
     label_column: str | None
     label_values: tuple[int, ...] = (0, 1)
@@ -43,6 +49,11 @@ class DatasetSchema:
     categorical: tuple[str, ...] = ()
     passthrough: tuple[str, ...] = ()
     min_rows: int = 1
+    kind: str = "events"
+    unique_together: tuple[str, ...] = ()
+    min_distinct: dict[str, int] = field(default_factory=dict)
+    user_column: str | None = None
+    item_column: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -55,7 +66,9 @@ class DatasetSchema:
         return [self.timestamp_column, *self.feature_columns]
 
     def required_columns(self, *, with_label: bool) -> list[str]:
-        cols = [self.id_column, self.timestamp_column, *self.passthrough, *self.feature_columns]
+        cols = [self.timestamp_column, *self.passthrough, *self.feature_columns]
+        if self.id_column:
+            cols.insert(0, self.id_column)
         if with_label and self.label_column:
             cols.append(self.label_column)
         return cols
@@ -78,12 +91,14 @@ class DatasetSchema:
             label_values=tuple(data.pop("label_values", (0, 1))),
             categorical=tuple(data.pop("categorical", ())),
             passthrough=tuple(data.pop("passthrough", ())),
+            unique_together=tuple(data.pop("unique_together", ())),
             **data,
         )
 
 
 def load_schema(name_or_path: str | Path) -> DatasetSchema:
-    """Load a schema: a path to a JSON file, or the name of a bundled one (``fraud``)."""
+    """Load a schema: a path to a JSON file, or the name of a bundled one (``fraud``,
+    ``interactions``)."""
     path = Path(name_or_path)
     if path.suffix == ".json" and path.exists():
         text = path.read_text()

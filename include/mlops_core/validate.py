@@ -114,7 +114,24 @@ def suite_specs(schema: DatasetSchema, day: dt.date, *, with_label: bool) -> lis
     ]
     for col in required:
         specs.append(ExpectationSpec("expect_column_values_to_not_be_null", {"column": col}))
-    specs.append(ExpectationSpec("expect_column_values_to_be_unique", {"column": schema.id_column}))
+    if schema.id_column:
+        specs.append(
+            ExpectationSpec("expect_column_values_to_be_unique", {"column": schema.id_column})
+        )
+    if schema.unique_together:
+        specs.append(
+            ExpectationSpec(
+                "expect_compound_columns_to_be_unique",
+                {"column_list": list(schema.unique_together)},
+            )
+        )
+    for col, fewest in sorted(schema.min_distinct.items()):
+        specs.append(
+            ExpectationSpec(
+                "expect_column_unique_value_count_to_be_between",
+                {"column": col, "min_value": int(fewest)},
+            )
+        )
     specs.append(
         ExpectationSpec(
             "expect_column_values_to_be_between",
@@ -299,6 +316,11 @@ def _check_result(res: Any, frame: pd.DataFrame, id_column: str | None) -> Check
         mismatched = (info.get("details") or {}).get("mismatched", {})
         missing, unexpected = mismatched.get("missing", []), mismatched.get("unexpected", [])
         check.detail = f"missing {missing}, unexpected {unexpected}"
+    elif config.type == "expect_column_unique_value_count_to_be_between":
+        check.detail = (
+            f"observed {info.get('observed_value')} distinct values, need >= "
+            f"{config.kwargs['min_value']}"
+        )
     elif config.type == "expect_table_row_count_to_be_between":
         check.detail = (
             f"observed {info.get('observed_value')} rows, need >= {config.kwargs['min_value']}"
@@ -306,8 +328,9 @@ def _check_result(res: Any, frame: pd.DataFrame, id_column: str | None) -> Check
     elif "observed_value" in info:
         check.detail = f"observed {info['observed_value']}"
     index = info.get("partial_unexpected_index_list") or []
-    if index and column in frame.columns:
-        cols = [c for c in dict.fromkeys((id_column, column)) if c and c in frame.columns]
+    shown = [column] if column else list(config.kwargs.get("column_list") or [])
+    if index and shown and all(c in frame.columns for c in shown):
+        cols = [c for c in dict.fromkeys((id_column, *shown)) if c and c in frame.columns]
         rows = frame.iloc[[int(i) for i in index[:_SAMPLE]]][cols]
         check.sample_rows = json.loads(rows.to_json(orient="records", date_format="iso"))
     return check

@@ -21,6 +21,7 @@ from mlops_core.errors import (
     CorruptInputError,
     DataValidationError,
     GateRejectedError,
+    InputMissingError,
     PipelineError,
     TrainingError,
 )
@@ -64,6 +65,11 @@ class MlopsBaseOperator(BaseOperator):
 
         return load_schema(self.dataset_schema)
 
+    @property
+    def is_recommender(self) -> bool:
+        """Interaction datasets use the recommender's train/gate/score steps."""
+        return self.schema.kind == "interactions"
+
     def batch_id(self, context: Context) -> str:
         run_id = str(context["run_id"]).replace(":", "").replace("+", "")
         return f"{run_id}__try{context['ti'].try_number}"
@@ -84,7 +90,8 @@ class MlopsBaseOperator(BaseOperator):
 
 
 class LandSampleDataOperator(MlopsBaseOperator):
-    """Generate a day of synthetic transactions into the landing zone (demo producer)."""
+    """Generate a day of synthetic data into the landing zone (demo producer): ``rows``
+    transactions for an events dataset, ``rows`` user sessions for an interactions one."""
 
     template_fields: Sequence[str] = ("day", "rows", "seed", "drift")
 
@@ -101,10 +108,29 @@ class LandSampleDataOperator(MlopsBaseOperator):
         self.rows, self.seed, self.drift, self.fmt = rows, seed, drift, fmt
 
     def run(self, context: Context) -> dict[str, Any]:
-        from mlops_core import steps
 
         day = resolve_day(self.day, context)
-        result = steps.land_sample_partition(
+        if self.is_recommender:
+            from mlops_core.recsys import steps as rec_steps
+
+            result = rec_steps.land_sample_partition(
+                self.lake_hook.get_conn(),
+                self.schema,
+                day,
+                seed=int(self.seed),
+                sessions=int(self.rows),
+            )
+        else:
+            result = self._land_events(day)
+        self.log.info("Landed %s rows for %s at %s", result["rows"], day, result["key"])
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = {"day": day.isoformat()}
+        return {**result, "day": day.isoformat()}
+
+    def _land_events(self, day) -> dict[str, Any]:
+        from mlops_core import steps
+
+        return steps.land_sample_partition(
             self.lake_hook.get_conn(),
             self.schema,
             day,
@@ -113,10 +139,6 @@ class LandSampleDataOperator(MlopsBaseOperator):
             fmt=self.fmt,
             drift=float(self.drift),
         )
-        self.log.info("Landed %s rows for %s at %s", result["rows"], day, result["key"])
-        for outlet in self.outlets:
-            context["outlet_events"][outlet].extra = {"day": day.isoformat()}
-        return {**result, "day": day.isoformat()}
 
 
 class ExtractPartitionOperator(MlopsBaseOperator):
@@ -203,14 +225,17 @@ class TrainModelOperator(MlopsBaseOperator):
 
     def run(self, context: Context) -> dict[str, Any]:
         from mlops_core import steps
+        from mlops_core.recsys import steps as rec_steps
+        from mlops_core.recsys.model import RecTrainParams
         from mlops_core.train import TrainParams
 
-        params = TrainParams(
+        cls = RecTrainParams if self.is_recommender else TrainParams
+        params = cls(
             window_days=int(self.window_days),
-            **{k: type(getattr(TrainParams, k))(v) for k, v in self.train_params.items()},
+            **{k: type(getattr(cls, k))(v) for k, v in self.train_params.items()},
         )
         day = resolve_day(self.day, context)
-        result = steps.train(
+        result = (rec_steps.train if self.is_recommender else steps.train)(
             self.lake_hook.get_conn(),
             self.schema,
             day,
@@ -259,12 +284,27 @@ class EvaluationGateOperator(MlopsBaseOperator):
 
     def run(self, context: Context) -> dict[str, Any]:
         from mlops_core import steps
-        from mlops_core.evaluate import GateThresholds
 
-        thresholds = GateThresholds(**{k: float(v) for k, v in self.thresholds.items()})
-        verdict = steps.gate(
-            self.settings, self.schema, self.model_name, str(self.version), thresholds
-        )
+        if self.is_recommender:
+            from mlops_core.recsys import steps as rec_steps
+            from mlops_core.recsys.evaluate import RecGateThresholds
+
+            defaults = RecGateThresholds()
+            verdict = rec_steps.gate(
+                self.settings,
+                self.model_name,
+                str(self.version),
+                RecGateThresholds(
+                    **{k: type(getattr(defaults, k))(v) for k, v in self.thresholds.items()}
+                ),
+            )
+        else:
+            from mlops_core.evaluate import GateThresholds
+
+            thresholds = GateThresholds(**{k: float(v) for k, v in self.thresholds.items()})
+            verdict = steps.gate(
+                self.settings, self.schema, self.model_name, str(self.version), thresholds
+            )
         self.log.info("Gate %s for version %s: %s", verdict.decision, self.version, verdict.reasons)
         return verdict.to_dict()
 
@@ -311,6 +351,7 @@ class PromoteModelOperator(MlopsBaseOperator):
             context["outlet_events"][outlet].extra = {
                 "model": self.model_name,
                 "version": str(self.version),
+                "day": resolve_day(None, context).isoformat(),
             }
         return record
 
@@ -320,9 +361,21 @@ class BatchScoreOperator(MlopsBaseOperator):
 
     ``model_selection``: an alias (``champion``, ``challenger``), or ``as_of`` for the model
     that was champion on the partition's day according to the promotion ledger.
+
+    For an interactions dataset this writes top-``top_k`` recommendations for every user
+    (seen items excluded, popularity fallback for users without history in the last
+    ``history_days`` days), ``users_per_chunk`` users at a time.
     """
 
-    template_fields: Sequence[str] = ("day", "model_selection", "batch_rows")
+    template_fields: Sequence[str] = (
+        "day",
+        "model_selection",
+        "batch_rows",
+        "top_k",
+        "history_days",
+        "users_per_chunk",
+        "history_wait_seconds",
+    )
 
     def __init__(
         self,
@@ -330,6 +383,11 @@ class BatchScoreOperator(MlopsBaseOperator):
         model_name: str,
         model_selection: str = "champion",
         batch_rows: int | str = 250_000,
+        top_k: int | str = 10,
+        history_days: int | str = 28,
+        users_per_chunk: int | str = 50_000,
+        history_wait_seconds: int | str = 1_200,
+        history_poll_seconds: float = 10.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -338,12 +396,19 @@ class BatchScoreOperator(MlopsBaseOperator):
             model_selection,
             batch_rows,
         )
+        self.top_k, self.history_days, self.users_per_chunk = top_k, history_days, users_per_chunk
+        self.history_wait_seconds, self.history_poll_seconds = (
+            history_wait_seconds,
+            history_poll_seconds,
+        )
 
     def run(self, context: Context) -> dict[str, Any]:
         from mlops_core import steps
 
         day = resolve_day(self.day, context)
         as_of = self.model_selection == "as_of"
+        if self.is_recommender:
+            return self._recommend(context, day, as_of)
         manifest = steps.score(
             self.lake_hook.get_conn(),
             self.schema,
@@ -358,6 +423,64 @@ class BatchScoreOperator(MlopsBaseOperator):
             "Scored %s rows of %s into %s with %s v%s (%s)",
             manifest.rows_out,
             day,
+            manifest.output_key,
+            manifest.model_name,
+            manifest.model_version,
+            manifest.model_rule,
+        )
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = {
+                "day": day.isoformat(),
+                "model_version": manifest.model_version,
+            }
+        return manifest.to_dict()
+
+    def _wait_for_history(self, day) -> None:
+        """Block until every landed day of the history window is validated (see
+        ``pending_history``), so the output never depends on which runs finished first."""
+        import time
+
+        from mlops_core.recsys import steps as rec_steps
+
+        storage, days = self.lake_hook.get_conn(), int(self.history_days)
+        deadline = time.monotonic() + float(self.history_wait_seconds)
+        while pending := rec_steps.pending_history(storage, self.schema, day, days):
+            if time.monotonic() >= deadline:
+                raise InputMissingError(
+                    f"history partitions of {self.schema.name} landed but not validated after "
+                    f"{self.history_wait_seconds}s: {', '.join(pending)}. Top-K for {day} reads "
+                    f"the last {days} days of histories. Run this DAG's extract and validate "
+                    "for those days (e.g. airflow backfill create over them), then clear "
+                    "this task."
+                )
+            self.log.info("Waiting for history partitions to be validated: %s", pending)
+            time.sleep(self.history_poll_seconds)
+
+    def _recommend(self, context: Context, day, as_of: bool) -> dict[str, Any]:
+        from mlops_core.recsys import steps as rec_steps
+
+        self._wait_for_history(day)
+        manifest = rec_steps.score(
+            self.lake_hook.get_conn(),
+            self.schema,
+            day,
+            settings=self.settings,
+            model_name=self.model_name,
+            alias="champion" if as_of else self.model_selection,
+            selection="as_of" if as_of else "alias",
+            k=int(self.top_k),
+            history_days=int(self.history_days),
+            users_per_chunk=int(self.users_per_chunk),
+        )
+        self.log.info(
+            "Top-%s for %s users of %s (%s from the model, %s popularity fallback): %s rows in "
+            "%s with %s v%s (%s)",
+            manifest.k,
+            manifest.users,
+            day,
+            manifest.users_model,
+            manifest.users_popularity,
+            manifest.rows_out,
             manifest.output_key,
             manifest.model_name,
             manifest.model_version,

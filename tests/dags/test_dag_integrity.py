@@ -27,6 +27,9 @@ EXPECTED = {
     "fraud_sample_landing",
     "model_monitoring",
     "rollback_champion",
+    "interactions_sample_landing",
+    "recommender_training",
+    "recommender_scoring",
 }
 
 
@@ -98,6 +101,12 @@ def test_training_order_and_schedules(dagbag) -> None:
         ("rollback_champion", {"target": "3"}, True),
         ("rollback_champion", {"target": "latest; drop table"}, False),
         ("model_monitoring", {"psi_alert": -1}, False),
+        ("recommender_training", {"factors": 64, "holdout_days": 2}, True),
+        ("recommender_training", {"factors": 1}, False),
+        ("recommender_training", {"min_lift_over_popularity": -0.5}, False),
+        ("recommender_scoring", {"k": 20, "model_selection": "as_of"}, True),
+        ("recommender_scoring", {"k": 0}, False),
+        ("recommender_scoring", {"users_per_chunk": 10}, False),
     ],
 )
 def test_params_validate_trigger_input(dagbag, dag_id: str, params: dict, ok: bool) -> None:
@@ -115,7 +124,26 @@ def test_params_validate_trigger_input(dagbag, dag_id: str, params: dict, ok: bo
             merged.validate()
 
 
+def test_recommender_wiring(dagbag) -> None:
+    training = dagbag.dags["recommender_training"]
+    order = ["wait_for_partition", "extract", "validate", "train", "register"]
+    order += ["evaluation_gate", "promote"]
+    for upstream, downstream in zip(order, order[1:], strict=False):
+        assert training.get_task(downstream).upstream_task_ids == {upstream}
+    assert training.timetable.asset_condition.name == "interactions_landed"
+    assert training.timetable.timetable.expression == "0 3 * * 1"  # weekly
+    assert [o.name for o in training.get_task("promote").outlets] == ["recommender_model_champion"]
+    scoring = dagbag.dags["recommender_scoring"]
+    assert scoring.timetable.asset_condition.name == "recommender_model_champion"
+    assert scoring.timetable.timetable.expression == "0 1 * * *"  # daily
+    assert scoring.get_task("recommend").upstream_task_ids == {"validate"}
+    assert 1 < scoring.max_active_runs <= 8
+    for dag in (training, scoring):
+        assert all(t.dataset_schema == "interactions" for t in dag.tasks)
+
+
 HEAVY = ["pandas", "sklearn", "mlflow", "great_expectations", "numpy", "boto3", "pyarrow"]
+HEAVY += ["numba", "scipy"]
 
 
 @pytest.mark.parametrize("dag_file", sorted(p.name for p in (REPO / "dags").glob("*.py")))

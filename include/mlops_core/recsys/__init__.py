@@ -1,0 +1,1 @@
+"""Recommender scenario: interactions data, factor models, ranking metrics, batch top-K."""

@@ -1,0 +1,432 @@
+"""Task-sized recommender steps (train, gate, batch top-K); the generic ones (extract,
+validate, register, promote, model selection) are shared with fraud in ``mlops_core.steps``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mlops_core import lake, registry
+from mlops_core.config import Settings
+from mlops_core.errors import GateRejectedError, InputMissingError, TrainingError
+from mlops_core.evaluate import GateVerdict
+from mlops_core.recsys.data import generate_interactions
+from mlops_core.recsys.evaluate import (
+    EvalSet,
+    RecGateThresholds,
+    evaluate_model,
+    evaluate_popularity,
+    evaluate_rec_gate,
+)
+from mlops_core.recsys.model import (
+    FactorModel,
+    RecTrainParams,
+    fit_puresvd,
+    interaction_matrix,
+    popularity_topk,
+    recommend_known,
+)
+from mlops_core.recsys.topk import topk
+from mlops_core.schema import DatasetSchema
+from mlops_core.storage import Storage, sha256_file
+
+COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
+OUTPUT_FILE = "recommendations.parquet"
+
+
+def land_sample_partition(
+    storage: Storage, schema: DatasetSchema, day: dt.date, *, seed: int = 11, sessions: int = 2_500
+) -> dict[str, Any]:
+    frame = generate_interactions(day, seed=seed, sessions=sessions)
+    prefix = lake.landing_prefix(schema.name, day)
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False, compression="zstd")
+    storage.write_bytes(prefix + "part-000.parquet", buf.getvalue())
+    storage.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
+    return {"key": prefix + "part-000.parquet", "rows": len(frame)}
+
+
+def load_window(
+    storage: Storage, schema: DatasetSchema, end_day: dt.date, days: int
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Validated interaction partitions in ``(end_day - days, end_day]`` and their hashes."""
+    frames, partitions = [], {}
+    for offset in range(days - 1, -1, -1):
+        day = end_day - dt.timedelta(days=offset)
+        prefix = lake.working_prefix(schema.name, day)
+        if not storage.exists(prefix + lake.VALIDATED_MARKER):
+            continue
+        with storage.local_copy(lake.working_data_key(schema.name, day)) as path:
+            frames.append(pd.read_parquet(path, columns=COLUMNS))
+        partitions[day.isoformat()] = json.loads(storage.read_bytes(prefix + lake.MANIFEST))[
+            "data_sha256"
+        ]
+    if not frames:
+        raise InputMissingError(
+            f"no validated partitions of {schema.name} in the {days} days up to {end_day}; "
+            "run extraction and validation for those days first"
+        )
+    frame = pd.concat(frames, ignore_index=True)
+    frame["user_id"] = frame["user_id"].astype(str)
+    frame["item_id"] = frame["item_id"].astype(str)
+    return frame, partitions
+
+
+def pending_history(
+    storage: Storage, schema: DatasetSchema, end_day: dt.date, days: int
+) -> list[str]:
+    """Days in ``(end_day - days, end_day]`` that have landed (``_SUCCESS``) but are not yet
+    validated: their extraction/validation is still running in another run, or never ran.
+
+    Batch top-K reads the user histories of the whole window, so scoring a day while an
+    earlier day is in flight would make the output depend on run timing (concurrent
+    backfill runs); scoring waits for these days instead.
+    """
+    pending = []
+    for offset in range(days - 1, -1, -1):
+        day = end_day - dt.timedelta(days=offset)
+        if storage.exists(lake.landing_prefix(schema.name, day) + lake.SUCCESS_MARKER) and not (
+            storage.exists(lake.working_prefix(schema.name, day) + lake.VALIDATED_MARKER)
+        ):
+            pending.append(day.isoformat())
+    return pending
+
+
+def time_split(
+    frame: pd.DataFrame, end_day: dt.date, holdout_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+    cutoff = pd.Timestamp(end_day - dt.timedelta(days=holdout_days - 1), tz="UTC")
+    return frame[frame["timestamp"] < cutoff], frame[frame["timestamp"] >= cutoff], cutoff
+
+
+def train(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: dt.date,
+    *,
+    settings: Settings,
+    params: RecTrainParams,
+    experiment: str,
+) -> dict[str, Any]:
+    """Fit PureSVD on the window before the holdout days, evaluate it and the popularity
+    baseline on the holdout, and log model + evaluation data to MLflow.
+
+    The registered model is the evaluated one (trained before the cutoff), so the gate's
+    numbers describe exactly what would be promoted.
+    """
+    from mlops_core.steps import code_version, lock_hash
+
+    frame, partitions = load_window(storage, schema, day, params.window_days)
+    history, holdout, cutoff = time_split(frame, day, params.holdout_days)
+    if history.empty or holdout.empty:
+        raise TrainingError(
+            f"the {params.window_days}-day window up to {day} has {len(history)} interactions "
+            f"before the holdout cutoff {cutoff.date()} and {len(holdout)} after it; both are "
+            "needed. Land more days or lower holdout_days."
+        )
+    model = fit_puresvd(history, params)
+    data = EvalSet.build(history, holdout)
+    metrics = evaluate_model(model, data, params.k)
+    baseline = evaluate_popularity(data, params.k)
+    metrics.update({f"popularity_{k}": v for k, v in baseline.items() if k != "users_evaluated"})
+    model.meta.update({"cutoff": cutoff.isoformat(), "trained_through": day.isoformat()})
+    tags = {
+        "data_partitions": ",".join(sorted(partitions)),
+        "data_fingerprint": _fingerprint(partitions),
+        "code_version": code_version(),
+        "lock_hash": lock_hash(),
+        "schema_fingerprint": schema.fingerprint(),
+        "logical_date": day.isoformat(),
+        "model_kind": "recommender",
+    }
+    experiment_id = registry.ensure_experiment(
+        settings.mlflow_tracking_uri, experiment, settings.mlflow_artifact_location
+    )
+    with tempfile.TemporaryDirectory(prefix="mlops-rectrain-") as tmp:
+        model_dir = Path(tmp) / "model_dir"
+        model.save(model_dir)
+        eval_dir = Path(tmp) / "evaluation"
+        eval_dir.mkdir()
+        history[["user_id", "item_id", "rating"]].to_parquet(eval_dir / "history.parquet")
+        holdout[["user_id", "item_id"]].to_parquet(eval_dir / "holdout.parquet")
+        run_id, model_uri = log_recommender_run(
+            tracking_uri=settings.mlflow_tracking_uri,
+            experiment_id=experiment_id,
+            run_name=f"{schema.name}-{day.isoformat()}",
+            model_dir=model_dir,
+            example_users=model.user_ids[:5],
+            params={
+                **params.to_dict(),
+                "users": len(model.user_ids),
+                "items": len(model.item_ids),
+                "train_interactions": len(history),
+                "cutoff": cutoff.isoformat(),
+            },
+            metrics=metrics,
+            tags=tags,
+            eval_dir=eval_dir,
+        )
+    return {"run_id": run_id, "model_uri": model_uri, "metrics": metrics, "tags": tags}
+
+
+def _fingerprint(partitions: dict[str, str]) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(partitions, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def log_recommender_run(
+    *,
+    tracking_uri: str,
+    experiment_id: str,
+    run_name: str,
+    model_dir: Path,
+    example_users: list[str],
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    eval_dir: Path,
+) -> tuple[str, str]:
+    """Log the pyfunc top-K model (factors and id maps as artifacts) and evaluation data."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    registry.client(tracking_uri)
+    from mlops_core.recsys import pyfunc_model
+
+    example = pd.DataFrame({"user_id": example_users})
+    output = recommend_known(FactorModel.load(model_dir), example_users, 10)
+    signature = infer_signature(example, output, params={"k": 10})
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics(metrics)
+        mlflow.set_tags(tags)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            # Models from code: the class is loaded from this file, nothing is pickled.
+            python_model=pyfunc_model.__file__,
+            artifacts={"model_dir": str(model_dir)},
+            signature=signature,
+            input_example=example,
+        )
+        mlflow.log_artifacts(str(eval_dir), artifact_path="evaluation")
+    return run.info.run_id, info.model_uri
+
+
+def load_factor_model(tracking_uri: str, ref: registry.ModelRef) -> FactorModel:
+    """Download a registered version's arrays (no unpickling) and load them."""
+    import mlflow
+
+    registry.client(tracking_uri)
+    with tempfile.TemporaryDirectory(prefix="mlops-recmodel-") as tmp:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=ref.uri, dst_path=tmp)
+        return FactorModel.load(Path(local))
+
+
+def gate(
+    settings: Settings, model_name: str, version: str, thresholds: RecGateThresholds
+) -> GateVerdict:
+    """Challenger vs popularity vs champion on the challenger's holdout; raise on rejection."""
+    uri = settings.mlflow_tracking_uri
+    mv = registry.client(uri).get_model_version(model_name, version)
+    challenger = registry.ModelRef(model_name, str(version), mv.run_id, f"version:{version}")
+    with tempfile.TemporaryDirectory(prefix="mlops-recgate-") as tmp:
+        folder = registry.download_run_artifact(uri, challenger.run_id, "evaluation", Path(tmp))
+        history = pd.read_parquet(folder / "history.parquet")
+        holdout = pd.read_parquet(folder / "holdout.parquet")
+    data = EvalSet.build(history, holdout)
+    k = thresholds.k
+    champion = registry.resolve(uri, model_name)
+    if champion is not None and champion.version == challenger.version:
+        champion = None
+    verdict = evaluate_rec_gate(
+        evaluate_model(load_factor_model(uri, challenger), data, k),
+        evaluate_popularity(data, k),
+        evaluate_model(load_factor_model(uri, champion), data, k) if champion else None,
+        thresholds,
+    )
+    verdict.challenger_version = challenger.version
+    verdict.champion_version = champion.version if champion else None
+    out = settings.reports_dir / "gates" / model_name / f"v{challenger.version}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "verdict.json").write_text(verdict.to_json())
+    markdown = verdict.to_markdown() + _popularity_table(verdict)
+    (out / "verdict.md").write_text(markdown)
+    registry.log_run_text(uri, challenger.run_id, verdict.to_json(), "gate/verdict.json")
+    registry.log_run_text(uri, challenger.run_id, markdown, "gate/verdict.md")
+    registry.tag_version(
+        uri,
+        challenger,
+        {
+            "gate_decision": verdict.decision,
+            "gate_verdict": str(out / "verdict.json"),
+            "gate_champion_version": verdict.champion_version or "none",
+        },
+    )
+    if not verdict.passed:
+        raise GateRejectedError(
+            f"evaluation gate rejected {model_name} version {challenger.version}:\n  "
+            + "\n  ".join(verdict.reasons)
+            + f"\nVerdict: {out / 'verdict.md'}. The champion "
+            f"({verdict.champion_version or 'none'}) is unchanged."
+        )
+    return verdict
+
+
+def _popularity_table(verdict: GateVerdict) -> str:
+    pop = verdict.context.get("popularity", {})
+    rows = [f"| {k} | {v:.4f} |" for k, v in sorted(pop.items())]
+    return "\n## Popularity baseline\n| metric | value |\n|---|---|\n" + "\n".join(rows) + "\n"
+
+
+@dataclass(frozen=True)
+class RecommendationManifest:
+    dataset: str
+    day: str
+    output_key: str
+    output_sha256: str
+    k: int
+    users: int
+    users_model: int
+    users_popularity: int
+    rows_out: int
+    history_days: list[str]
+    history_sha256: dict[str, str]
+    model_name: str
+    model_version: str
+    model_rule: str
+    columns: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+OUTPUT_SCHEMA = pa.schema(
+    [
+        ("user_id", pa.string()),
+        ("rank", pa.int16()),
+        ("item_id", pa.string()),
+        ("score", pa.float32()),
+        ("model_version", pa.string()),
+        ("source", pa.string()),
+    ]
+)
+
+
+def score(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: dt.date,
+    *,
+    settings: Settings,
+    model_name: str,
+    alias: str = registry.CHAMPION,
+    selection: str = "alias",
+    k: int = 10,
+    history_days: int = 28,
+    users_per_chunk: int = 50_000,
+    zone: str = lake.SCORED,
+) -> RecommendationManifest:
+    """Top-K unseen items for every user, written to ``scored/<dataset>/dt=<day>/``.
+
+    Users: everyone the model was trained on plus everyone with interactions in the
+    ``history_days`` validated partitions up to ``day``. Their vectors are folded in from
+    that history; users without any history in the window get the most popular unseen
+    items, marked ``source=popularity``. Written chunk by chunk to a temp file, uploaded,
+    manifest last; the same inputs and model give the same bytes.
+    """
+    from mlops_core.steps import select_model
+
+    prefix = lake.working_prefix(schema.name, day)
+    if not storage.exists(prefix + lake.VALIDATED_MARKER):
+        raise InputMissingError(
+            f"{schema.name} dt={day} is not validated ({storage.uri(prefix)}); run the "
+            "scoring DAG's extract and validate tasks for this day first"
+        )
+    ref = select_model(storage, settings, model_name, day, selection=selection, alias=alias)
+    model = load_factor_model(settings.mlflow_tracking_uri, ref)
+    history, partitions = load_window(storage, schema, day, history_days)
+    users = pd.Index(np.union1d(np.asarray(model.user_ids, dtype=str), history["user_id"].unique()))
+    items = model.item_index
+    matrix = interaction_matrix(history, users, items)
+    del history
+    has_history = np.diff(matrix.indptr) > 0
+    out_key = lake.scored_prefix(schema.name, day, zone) + OUTPUT_FILE
+    user_ids = users.to_numpy(dtype=object)
+    item_ids = np.asarray(model.item_ids, dtype=object)
+    rows_out = 0
+    with tempfile.TemporaryDirectory(prefix="mlops-recscore-") as tmp:
+        path = Path(tmp) / OUTPUT_FILE
+        with pq.ParquetWriter(path, OUTPUT_SCHEMA, compression="zstd") as writer:
+            for start in range(0, len(users), users_per_chunk):
+                end = min(len(users), start + users_per_chunk)
+                seen = matrix[start:end]
+                idx, val = topk(model.fold_in(seen), model.item_factors, seen, k)
+                fallback = ~has_history[start:end]
+                if fallback.any():
+                    pidx, pval = popularity_topk(model.popularity, seen[fallback], k)
+                    idx[fallback], val[fallback] = pidx, pval
+                table = _chunk_table(
+                    user_ids[start:end], idx, val, fallback, item_ids, ref.version, k
+                )
+                rows_out += table.num_rows
+                writer.write_table(table)
+        manifest = RecommendationManifest(
+            dataset=schema.name,
+            day=day.isoformat(),
+            output_key=out_key,
+            output_sha256=sha256_file(path),
+            k=k,
+            users=len(users),
+            users_model=int(has_history.sum()),
+            users_popularity=int((~has_history).sum()),
+            rows_out=rows_out,
+            history_days=sorted(partitions),
+            history_sha256=partitions,
+            model_name=ref.name,
+            model_version=ref.version,
+            model_rule=ref.rule,
+            columns=OUTPUT_SCHEMA.names,
+        )
+        storage.upload_file(path, out_key)
+    storage.write_bytes(
+        lake.scored_prefix(schema.name, day, zone) + lake.MANIFEST,
+        registry.dumps(manifest.to_dict()).encode(),
+    )
+    return manifest
+
+
+def _chunk_table(
+    users: np.ndarray,
+    idx: np.ndarray,
+    val: np.ndarray,
+    fallback: np.ndarray,
+    item_ids: np.ndarray,
+    version: str,
+    k: int,
+) -> pa.Table:
+    valid = (idx >= 0).ravel()
+    n = len(users)
+    source = np.where(fallback, "popularity", "model")
+    return pa.table(
+        {
+            "user_id": pa.array(np.repeat(users, k)[valid], pa.string()),
+            "rank": pa.array(np.tile(np.arange(1, k + 1, dtype=np.int16), n)[valid]),
+            "item_id": pa.array(item_ids[idx.ravel()[valid]], pa.string()),
+            "score": pa.array(val.ravel()[valid].astype(np.float32)),
+            "model_version": pa.array([version] * int(valid.sum()), pa.string()),
+            "source": pa.array(np.repeat(source, k)[valid], pa.string()),
+        },
+        schema=OUTPUT_SCHEMA,
+    )

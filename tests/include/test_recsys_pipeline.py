@@ -1,0 +1,166 @@
+"""Recommender metrics, gate decisions, and the domain flow train -> register -> gate ->
+promote -> top-K scoring on a local lake and a local MLflow store."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_core import lake, registry, steps
+from mlops_core.config import Settings
+from mlops_core.errors import GateRejectedError
+from mlops_core.evaluate import PROMOTE, REJECT
+from mlops_core.recsys import steps as rec_steps
+from mlops_core.recsys.evaluate import RecGateThresholds, evaluate_rec_gate, ranking_metrics
+from mlops_core.recsys.model import RecTrainParams
+from mlops_core.schema import load_schema
+from mlops_core.storage import LocalStorage
+
+SCHEMA = load_schema("interactions")
+END = dt.date(2026, 11, 14)
+WINDOW = 14
+MODEL = "rec_test_model"
+
+
+def test_ranking_metrics_by_hand():
+    users = pd.Index(["a", "b"])
+    recs = [["x", "y", "z"], ["p", "q", "r"]]
+    relevant = {"a": {"y"}, "b": {"s", "t"}}
+    m = ranking_metrics(users, recs, relevant, 3, catalogue=12)
+    assert m["recall_at_k"] == pytest.approx(0.5)  # a: 1/min(3,1); b: 0
+    assert m["ndcg_at_k"] == pytest.approx((1 / np.log2(3)) / 2)
+    assert m["coverage"] == pytest.approx(6 / 12)
+    assert m["users_evaluated"] == 2
+
+
+def _m(recall, ndcg, coverage=0.5, users=500):
+    return {
+        "recall_at_k": recall,
+        "ndcg_at_k": ndcg,
+        "coverage": coverage,
+        "users_evaluated": users,
+    }
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "decision", "needle"),
+    [
+        (_m(0.20, 0.18), None, PROMOTE, "no champion yet"),
+        (_m(0.105, 0.18), None, REJECT, "recall_at_k 0.1050 does not beat popularity"),
+        (_m(0.20, 0.18), _m(0.25, 0.18), REJECT, "0.0500 below the champion's"),
+        (_m(0.20, 0.18), _m(0.205, 0.185), PROMOTE, "within tolerance"),
+        (_m(0.20, 0.18, users=10), None, REJECT, "only 10 users"),
+    ],
+)
+def test_gate_decisions(challenger, champion, decision, needle):
+    popularity = _m(0.10, 0.09, coverage=0.02)
+    verdict = evaluate_rec_gate(challenger, popularity, champion, RecGateThresholds())
+    assert verdict.decision == decision
+    assert any(needle in r for r in verdict.reasons), verdict.reasons
+    assert verdict.context["popularity"] == popularity
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("recsys")
+    settings = Settings.from_env({"MLOPS_DATA_ROOT": str(root)})
+    storage = LocalStorage(settings.storage_url)
+    for day in steps.window_days(END, WINDOW):
+        rec_steps.land_sample_partition(storage, SCHEMA, day, sessions=700)
+    days = steps.extract_window(storage, SCHEMA, END, WINDOW, "b")
+    steps.validate_window(storage, SCHEMA, days, settings=settings, batch_id="b")
+    params = RecTrainParams(window_days=WINDOW, holdout_days=3, factors=16)
+    result = rec_steps.train(
+        storage, SCHEMA, END, settings=settings, params=params, experiment="rec-test"
+    )
+    ref = steps.register(settings, MODEL, result["model_uri"], result["run_id"])
+    verdict = rec_steps.gate(settings, MODEL, ref["version"], RecGateThresholds())
+    at = dt.datetime(2026, 11, 14, 6, tzinfo=dt.UTC)
+    steps.promote(settings, storage, MODEL, ref["version"], actor="test", at=at)
+    return settings, storage, result, ref, verdict
+
+
+def test_trained_model_beats_popularity_and_is_champion(trained):
+    settings, _, result, ref, verdict = trained
+    assert verdict.passed
+    assert result["metrics"]["recall_at_k"] > 1.1 * result["metrics"]["popularity_recall_at_k"]
+    champion = registry.require(settings.mlflow_tracking_uri, MODEL)
+    assert champion.version == ref["version"]
+    # The logged pyfunc model answers for known and unknown users.
+    import mlflow
+
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    out = model.predict(pd.DataFrame({"user_id": ["u0000001", "nobody"]}), params={"k": 5})
+    assert out.groupby("user_id")["rank"].max().to_dict() == {"nobody": 5, "u0000001": 5}
+    assert set(out.loc[out.user_id == "nobody", "source"]) == {"popularity"}
+
+
+def test_top_k_for_every_user_excludes_seen_and_reruns_identically(trained):
+    settings, storage, *_ = trained
+    manifest = rec_steps.score(
+        storage, SCHEMA, END, settings=settings, model_name=MODEL, k=10, history_days=2
+    )
+    out = pd.read_parquet(storage.root / manifest.output_key)
+    assert manifest.rows_out == len(out)
+    assert out["user_id"].nunique() == manifest.users
+    assert manifest.users_popularity > 0 and manifest.users_model > 0
+    # Seen items (the 2-day history) are never recommended to model-scored users.
+    history = pd.concat(
+        pd.read_parquet(storage.root / lake.working_data_key(SCHEMA.name, d))
+        for d in steps.window_days(END, 2)
+    )
+    seen = set(zip(history["user_id"], history["item_id"], strict=True))
+    pairs = set(zip(out["user_id"], out["item_id"], strict=True))
+    assert not (seen & pairs)
+    # Ranks 1..K, scores non-increasing within a user.
+    assert (
+        out.groupby("user_id")["rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1))).all()
+    )
+    assert (out.groupby("user_id")["score"].diff().dropna() <= 1e-6).all()
+    # Users without history in the window are marked and get the same popular items.
+    fallback = out[out["source"] == "popularity"]
+    assert fallback["user_id"].nunique() == manifest.users_popularity
+    assert fallback.groupby("user_id")["item_id"].apply(tuple).nunique() == 1
+    assert set(out["model_version"]) == {manifest.model_version}
+    again = rec_steps.score(
+        storage, SCHEMA, END, settings=settings, model_name=MODEL, k=10, history_days=2
+    )
+    assert again.output_sha256 == manifest.output_sha256
+    key = lake.scored_prefix(SCHEMA.name, END) + lake.MANIFEST
+    assert storage.exists(key)
+
+
+def test_as_of_selection_records_rule(trained):
+    settings, storage, _, ref, _ = trained
+    manifest = rec_steps.score(
+        storage, SCHEMA, END, settings=settings, model_name=MODEL, selection="as_of", k=3
+    )
+    assert manifest.model_rule == f"as_of:{END.isoformat()}"
+    assert manifest.model_version == ref["version"]
+
+
+def test_weaker_challenger_is_rejected_and_champion_kept(trained):
+    settings, storage, _, ref, _ = trained
+    weak = rec_steps.train(
+        storage,
+        SCHEMA,
+        END,
+        settings=settings,
+        params=RecTrainParams(window_days=WINDOW, holdout_days=3, factors=1),
+        experiment="rec-test",
+    )
+    new = steps.register(settings, MODEL, weak["model_uri"], weak["run_id"])
+    with pytest.raises(GateRejectedError) as info:
+        rec_steps.gate(
+            settings, MODEL, new["version"], RecGateThresholds(min_lift_over_popularity=0.0)
+        )
+    assert "below the champion's" in str(info.value)
+    assert f"The champion ({ref['version']}) is unchanged" in str(info.value)
+    with pytest.raises(GateRejectedError, match="no passing gate verdict"):
+        steps.promote(
+            settings, storage, MODEL, new["version"], actor="t", at=dt.datetime.now(dt.UTC)
+        )
+    assert registry.require(settings.mlflow_tracking_uri, MODEL).version == ref["version"]
