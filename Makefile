@@ -6,13 +6,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export MLOPS_DATA_ROOT ?= $(CURDIR)/.local
 export PYTHONHASHSEED := 0
+# Bytecode is compiled at install and cached for our own sources: without it every Airflow task
+# process, DAG parse and test recompiles Airflow from source (hosts often set this variable).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install browser demo test test-fast bench lint airflow-ui mlflow-ui clean lock
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9
-	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $@
 
@@ -29,7 +32,7 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check include plugins dags tests bench scripts
-	$(BIN)/python -m pytest -p no:cacheprovider -ra tests
+	$(BIN)/python -m pytest -p no:cacheprovider -ra -n auto --dist loadgroup tests
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider -ra -m "not e2e and not integration" tests

@@ -2,7 +2,7 @@
 # recommender_scoring
 
 Top-K recommendations for **every user** from the registry's champion
-(`models:/recommender_model@champion`). Runs **daily** for the previous day and **whenever a
+(`models:/recommender_model@champion`). Runs **daily at midnight UTC** for the day that ended and **whenever a
 new champion is promoted** (Asset `recommender_model_champion`). Waits for the day's
 interactions (`_SUCCESS`), validates them, then writes
 `scored/interactions/dt=YYYY-MM-DD/recommendations.parquet` (user_id, rank, item_id, score,
@@ -49,7 +49,7 @@ with DAG(
     doc_md=__doc__ + RUNBOOK_COMMON,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     schedule=AssetOrTimeSchedule(
-        timetable=CronDataIntervalTimetable("0 1 * * *", timezone="UTC"),
+        timetable=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
         assets=RECOMMENDER_CHAMPION,
     ),
     catchup=False,

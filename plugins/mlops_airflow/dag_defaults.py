@@ -10,18 +10,32 @@ from airflow.sdk import Asset
 from mlops_airflow.notifications import IncidentNotifier
 
 FRAUD_LANDED = Asset(
-    name="fraud_transactions_landed", uri="mlops://lake/landing/fraud_transactions"
+    name="fraud_transactions_landed", uri="x-mlops://lake/landing/fraud_transactions"
 )
-FRAUD_CHAMPION = Asset(name="fraud_model_champion", uri="mlops://registry/fraud_model/champion")
-FRAUD_SCORED = Asset(name="fraud_transactions_scored", uri="mlops://lake/scored/fraud_transactions")
+FRAUD_CHAMPION = Asset(name="fraud_model_champion", uri="x-mlops://registry/fraud_model/champion")
+FRAUD_SCORED = Asset(
+    name="fraud_transactions_scored", uri="x-mlops://lake/scored/fraud_transactions"
+)
 FRAUD_RETRAIN_REQUESTED = Asset(
-    name="fraud_model_retrain_requested", uri="mlops://monitoring/fraud_model/retrain"
+    name="fraud_model_retrain_requested", uri="x-mlops://monitoring/fraud_model/retrain"
+)
+
+INTERACTIONS_LANDED = Asset(name="interactions_landed", uri="x-mlops://lake/landing/interactions")
+RECOMMENDER_CHAMPION = Asset(
+    name="recommender_model_champion", uri="x-mlops://registry/recommender_model/champion"
+)
+RECOMMENDATIONS_SCORED = Asset(
+    name="recommendations_scored", uri="x-mlops://lake/scored/interactions"
 )
 
 # A bundled schema name or the path of a JSON schema file for the user's own transactions.
 FRAUD_SCHEMA = os.environ.get("MLOPS_FRAUD_SCHEMA", "fraud")
 # How often data-arrival sensors (and their triggers) look for the _SUCCESS marker.
 SENSOR_POKE_SECONDS = int(os.environ.get("MLOPS_SENSOR_POKE_SECONDS", "120"))
+# The interactions schema (bundled name or JSON path) of the recommender.
+INTERACTIONS_SCHEMA = os.environ.get("MLOPS_INTERACTIONS_SCHEMA", "interactions")
+RECOMMENDER_MODEL = "recommender_model"
+RECOMMENDER_EXPERIMENT = "recommender"
 FRAUD_MODEL = "fraud_model"
 FRAUD_EXPERIMENT = "fraud_detection"
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from mlops_core.config import Settings
+if TYPE_CHECKING:
+    from mlops_core.config import Settings
 
 
 def _connection(conn_id: str | None) -> Any | None:
@@ -40,6 +41,8 @@ class DataLakeHook(BaseHook):
 
     @cached_property
     def settings(self) -> Settings:
+        from mlops_core.config import Settings
+
         settings = Settings.from_env()
         conn = _connection(self.lake_conn_id)
         if conn is None:
@@ -88,6 +91,8 @@ class MlflowHook(BaseHook):
         if conn is not None and conn.host:
             host = conn.host if "://" in conn.host else f"http://{conn.host}"
             return f"{host}:{conn.port}" if conn.port else host
+        from mlops_core.config import Settings
+
         return Settings.from_env().mlflow_tracking_uri
 
     def get_conn(self):

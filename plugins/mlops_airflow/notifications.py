@@ -7,9 +7,6 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from mlops_core.config import Settings
-from mlops_core.incidents import Incident, quarantine_path, record_incident, runbook_section
-
 
 class IncidentNotifier(BaseNotifier):
     """Writes DAG, task, logical date, try, exception, quarantine path, log link and runbook
@@ -17,6 +14,15 @@ class IncidentNotifier(BaseNotifier):
     when that is set."""
 
     def notify(self, context: Any) -> None:
+        # Imported here: this module is loaded by every DAG file at parse time.
+        from mlops_core.config import Settings
+        from mlops_core.incidents import (
+            Incident,
+            quarantine_path,
+            record_incident,
+            runbook_section,
+        )
+
         exc = context.get("exception")
         cause = getattr(exc, "__cause__", None) or exc
         message = str(exc) if exc is not None else "unknown failure"

@@ -322,7 +322,7 @@ from mlops_core.schema import load_schema
 from mlops_core.storage import LocalStorage
 settings = Settings.from_env({"MLOPS_DATA_ROOT": sys.argv[1]})
 steps.score(LocalStorage(settings.storage_url), load_schema("fraud"), dt.date.fromisoformat(sys.argv[2]),
-            settings=settings, model_name=sys.argv[3], batch_rows=100_000)
+            settings=settings, model_name=sys.argv[3], batch_rows=50_000)
 """
 
 
@@ -336,7 +336,7 @@ def test_worker_killed_mid_scoring_leaves_no_partial_output(world, tmp_path) -> 
     target = storage.path(lake.working_data_key(SCHEMA.name, day))
     target.parent.mkdir(parents=True, exist_ok=True)
     write_parquet(
-        generate_transactions(day, n_rows=1_500_000),
+        generate_transactions(day, n_rows=600_000),
         storage.path(lake.working_data_key(SCHEMA.name, day)),
     )
     out_key = lake.scored_prefix(SCHEMA.name, day) + "scores.parquet"
@@ -362,12 +362,12 @@ def test_worker_killed_mid_scoring_leaves_no_partial_output(world, tmp_path) -> 
     assert [k for k in storage.list(lake.scored_prefix(SCHEMA.name, day))] == []
 
     retried = steps.score(
-        storage, SCHEMA, day, settings=settings, model_name=MODEL, batch_rows=100_000
+        storage, SCHEMA, day, settings=settings, model_name=MODEL, batch_rows=50_000
     )
-    assert retried.rows_in == retried.rows_out == 1_500_000
+    assert retried.rows_in == retried.rows_out == 600_000
     assert storage.exists(out_key) and storage.exists(manifest_key)
     again = steps.score(
-        storage, SCHEMA, day, settings=settings, model_name=MODEL, batch_rows=100_000
+        storage, SCHEMA, day, settings=settings, model_name=MODEL, batch_rows=50_000
     )
     assert again.output_sha256 == retried.output_sha256
 

@@ -1,6 +1,7 @@
-"""The fraud DAGs on the production shape: Airflow on PostgreSQL + CeleryExecutor + Redis,
-MLflow server on PostgreSQL with S3 artifacts, the lake on S3 (moto server). Triggered through
-the REST API as the UI does; the deferrable sensor is resumed by the triggerer."""
+"""The fraud and recommender DAGs on the production shape: Airflow on PostgreSQL +
+CeleryExecutor + Redis, MLflow server on PostgreSQL with S3 artifacts, the lake on S3 (moto
+server). Triggered through the REST API as the UI does; the deferrable sensor is resumed by the
+triggerer; backfills go through the real scheduler."""
 
 from __future__ import annotations
 
@@ -12,15 +13,23 @@ import boto3
 import pytest
 
 from mlops_core import lake, steps
+from mlops_core.recsys import steps as rec_steps
 from mlops_core.schema import load_schema
 from mlops_core.storage import S3Storage
 from tests.integration.cluster import AirflowCluster
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(1500),
+    pytest.mark.xdist_group("cluster"),  # one stack per session: its tests share a worker
+]
 
 HISTORY = [dt.date(2026, 11, 1) + dt.timedelta(days=i) for i in range(7)]
 LATE_DAY = dt.date(2026, 11, 8)
 BACKFILL = [dt.date(2026, 11, 9) + dt.timedelta(days=i) for i in range(7)]
+REC_TRAIN_DAY = dt.date(2026, 11, 14)
+REC_WINDOW = 14
+REC_BACKFILL = [dt.date(2026, 11, 15) + dt.timedelta(days=i) for i in range(7)]
 
 
 def _lake(cluster: AirflowCluster) -> S3Storage:
@@ -95,25 +104,42 @@ def test_deferred_sensor_resumes_when_marker_lands_on_s3(
     assert storage.exists(manifest["output_key"])
 
 
-def _backfill_runs(cluster: AirflowCluster) -> list[dict]:
+def _backfill_runs(cluster: AirflowCluster, dag_id: str) -> list[dict]:
     runs = cluster.api(
-        "GET", "/dags/fraud_scoring/dagRuns", params={"run_type": "backfill", "limit": 100}
+        "GET", f"/dags/{dag_id}/dagRuns", params={"run_type": "backfill", "limit": 100}
     )
     return runs["dag_runs"]
 
 
-def _wait_backfill_completed(cluster: AirflowCluster, timeout: float = 900) -> list[dict]:
-    """Wait until Airflow marks every backfill of fraud_scoring completed; return its runs."""
+def _wait_backfill_completed(
+    cluster: AirflowCluster, dag_id: str = "fraud_scoring", timeout: float = 900
+) -> list[dict]:
+    """Wait until Airflow marks every backfill of ``dag_id`` completed; return its runs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        backfills = cluster.api("GET", "/backfills", params={"dag_id": "fraud_scoring"})[
-            "backfills"
-        ]
+        backfills = cluster.api("GET", "/backfills", params={"dag_id": dag_id})["backfills"]
         if backfills and all(b["completed_at"] for b in backfills):
-            return _backfill_runs(cluster)
+            return _backfill_runs(cluster, dag_id)
         time.sleep(5)
-    states = [(r["logical_date"], r["state"]) for r in _backfill_runs(cluster)]
+    states = [(r["logical_date"], r["state"]) for r in _backfill_runs(cluster, dag_id)]
     raise TimeoutError(f"backfill not completed after {timeout}s: {states}; logs {cluster.logs}")
+
+
+def _backfill(cluster: AirflowCluster, dag_id: str, days: list[dt.date], *extra: str) -> None:
+    first, last = days[0].isoformat(), days[-1].isoformat()
+    cluster.airflow_cli(
+        "backfill",
+        "create",
+        "--dag-id",
+        dag_id,
+        "--from-date",
+        first,
+        "--to-date",
+        last,
+        "--max-active-runs",
+        "3",
+        *extra,
+    )
 
 
 def test_backfill_on_real_scheduler_is_idempotent(cluster: AirflowCluster, trained: dict) -> None:
@@ -121,19 +147,7 @@ def test_backfill_on_real_scheduler_is_idempotent(cluster: AirflowCluster, train
     for day in BACKFILL:
         steps.land_sample_partition(storage, schema, day, rows=2_000)
     cluster.wait_for_dag("fraud_scoring")
-    first, last = BACKFILL[0].isoformat(), BACKFILL[-1].isoformat()
-    cluster.airflow_cli(
-        "backfill",
-        "create",
-        "--dag-id",
-        "fraud_scoring",
-        "--from-date",
-        first,
-        "--to-date",
-        last,
-        "--max-active-runs",
-        "3",
-    )
+    _backfill(cluster, "fraud_scoring", BACKFILL)
     runs = _wait_backfill_completed(cluster)
     assert sorted(r["logical_date"][:10] for r in runs) == [d.isoformat() for d in BACKFILL]
     assert {r["state"] for r in runs} == {"success"}
@@ -153,17 +167,10 @@ def test_backfill_on_real_scheduler_is_idempotent(cluster: AirflowCluster, train
 
     before = outputs()
     # Reprocess the completed range, choosing each day's model from the promotion ledger.
-    cluster.airflow_cli(
-        "backfill",
-        "create",
-        "--dag-id",
+    _backfill(
+        cluster,
         "fraud_scoring",
-        "--from-date",
-        first,
-        "--to-date",
-        last,
-        "--max-active-runs",
-        "3",
+        BACKFILL,
         "--reprocess-behavior",
         "completed",
         "--dag-run-conf",
@@ -180,3 +187,66 @@ def test_backfill_on_real_scheduler_is_idempotent(cluster: AirflowCluster, train
             manifest["model_rule"] == f"as_of:{day.isoformat()}"
             and manifest["model_version"] == "1"
         )
+
+
+def test_recommender_champion_triggers_scoring_and_backfill_is_idempotent(
+    cluster: AirflowCluster,
+) -> None:
+    """recommender_training through the REST API promotes a champion; a 7-day backfill of
+    recommender_scoring runs 3 days at a time, each day's top-K reading the histories of the
+    days before it, and reprocessing with the as-of model rewrites identical bytes."""
+    storage, schema = _lake(cluster), load_schema("interactions")
+    for day in steps.window_days(REC_TRAIN_DAY, REC_WINDOW):
+        rec_steps.land_sample_partition(storage, schema, day, sessions=700)
+    cluster.wait_for_dag("recommender_training")
+    run_id = cluster.trigger(
+        "recommender_training",
+        f"{REC_TRAIN_DAY.isoformat()}T00:00:00Z",
+        conf={"day": REC_TRAIN_DAY.isoformat(), "window_days": REC_WINDOW, "factors": 16},
+    )
+    state = cluster.wait_run("recommender_training", run_id, timeout=900)
+    assert state == "success", cluster.task_states("recommender_training", run_id)
+    champion = _mlflow(cluster).get_model_version_by_alias("recommender_model", "champion")
+    assert str(champion.version) == "1"
+
+    cluster.wait_for_dag("recommender_scoring")
+    for day in REC_BACKFILL:
+        rec_steps.land_sample_partition(storage, schema, day, sessions=700)
+    _backfill(cluster, "recommender_scoring", REC_BACKFILL)
+    runs = _wait_backfill_completed(cluster, "recommender_scoring")
+    assert sorted(r["logical_date"][:10] for r in runs) == [d.isoformat() for d in REC_BACKFILL]
+    assert {r["state"] for r in runs} == {"success"}
+
+    def outputs() -> dict[str, tuple[str, int]]:
+        found = {}
+        for day in REC_BACKFILL:
+            prefix = lake.scored_prefix(schema.name, day)
+            manifest = json.loads(storage.read_bytes(prefix + lake.MANIFEST))
+            # Each day's history is every validated day of the window up to it, regardless of
+            # which backfill run finished first.
+            expected = [d.isoformat() for d in steps.window_days(REC_TRAIN_DAY, REC_WINDOW)]
+            expected += [d.isoformat() for d in REC_BACKFILL if d <= day]
+            assert manifest["history_days"] == expected
+            assert manifest["rows_out"] == manifest["users"] * manifest["k"]
+            found[day.isoformat()] = (manifest["output_sha256"], len(storage.list(prefix)))
+        return found
+
+    before = outputs()
+    _backfill(
+        cluster,
+        "recommender_scoring",
+        REC_BACKFILL,
+        "--reprocess-behavior",
+        "completed",
+        "--dag-run-conf",
+        json.dumps({"model_selection": "as_of"}),
+    )
+    runs = _wait_backfill_completed(cluster, "recommender_scoring")
+    assert {r["state"] for r in runs} == {"success"}
+    assert outputs() == before  # same bytes, same objects: nothing duplicated
+    for day in REC_BACKFILL:
+        manifest = json.loads(
+            storage.read_bytes(lake.scored_prefix(schema.name, day) + lake.MANIFEST)
+        )
+        assert manifest["model_rule"] == f"as_of:{day.isoformat()}"
+        assert manifest["model_version"] == "1"

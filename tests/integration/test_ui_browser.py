@@ -13,7 +13,11 @@ import pytest
 
 from tests.integration.cluster import AirflowCluster
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(600),
+    pytest.mark.xdist_group("cluster"),  # one stack per session: its tests share a worker
+]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [

@@ -77,7 +77,7 @@ def test_land_extract_validate_window(lake_root: LocalStorage) -> None:
 def test_land_sets_outlet_event_day(lake_root: LocalStorage) -> None:
     from airflow.sdk import Asset
 
-    asset = Asset(name="landed", uri="mlops://lake/landing/x")
+    asset = Asset(name="landed", uri="x-mlops://lake/landing/x")
     context = _context()
     LandSampleDataOperator(task_id="land", rows=200, lake_conn_id=None, outlets=[asset]).execute(
         context
@@ -215,3 +215,55 @@ def test_incident_notifier_writes_log_and_webhook(tmp_path, monkeypatch) -> None
     assert incident["quarantine_path"] == "/lake/quarantine/x"
     assert incident["logical_date"] == "2026-11-07T00:00:00+00:00"
     assert _Collector.received == [incident]
+
+
+def test_recommender_scoring_waits_for_history_in_flight(lake_root: LocalStorage) -> None:
+    """Top-K reads the whole history window: a landed earlier day that another run is still
+    validating must be waited for, or the output would depend on which run finished first."""
+    from mlops_core.errors import InputMissingError
+    from mlops_core.recsys.steps import pending_history
+
+    earlier = DAY - dt.timedelta(days=1)
+    land = LandSampleDataOperator(
+        task_id="land", dataset_schema="interactions", rows=300, lake_conn_id=None, outlets=[]
+    )
+    for day in (earlier, DAY):
+        land.execute(_context(day))
+
+    def extract_and_validate(day: dt.date) -> None:
+        ExtractPartitionOperator(
+            task_id="extract", dataset_schema="interactions", lake_conn_id=None
+        ).execute(_context(day))
+        ValidatePartitionOperator(
+            task_id="validate", dataset_schema="interactions", with_label=False, lake_conn_id=None
+        ).execute(_context(day))
+
+    extract_and_validate(DAY)
+    schema = land.schema
+    assert pending_history(lake_root, schema, DAY, 28) == [earlier.isoformat()]
+    assert pending_history(lake_root, schema, DAY, 1) == []  # outside a 1-day window
+
+    impatient = BatchScoreOperator(
+        task_id="recommend",
+        dataset_schema="interactions",
+        model_name="recommender_model",
+        history_wait_seconds=0,
+        lake_conn_id=None,
+    )
+    with pytest.raises(InputMissingError, match=f"not validated after 0s: {earlier}"):
+        impatient.execute(_context())
+    assert not lake_root.list(lake.scored_prefix(schema.name, DAY))
+
+    patient = BatchScoreOperator(
+        task_id="recommend",
+        dataset_schema="interactions",
+        model_name="recommender_model",
+        history_wait_seconds=60,
+        history_poll_seconds=0.05,
+        lake_conn_id=None,
+    )
+    other_run = threading.Timer(0.3, extract_and_validate, args=(earlier,))
+    other_run.start()
+    patient._wait_for_history(DAY)  # returns once the other run has validated `earlier`
+    other_run.join()
+    assert pending_history(lake_root, schema, DAY, 28) == []
