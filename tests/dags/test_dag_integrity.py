@@ -135,7 +135,9 @@ def test_recommender_wiring(dagbag) -> None:
     assert [o.name for o in training.get_task("promote").outlets] == ["recommender_model_champion"]
     scoring = dagbag.dags["recommender_scoring"]
     assert scoring.timetable.asset_condition.name == "recommender_model_champion"
-    assert scoring.timetable.timetable.expression == "0 0 * * *"  # daily, midnight: backfill dates = partition days
+    assert (
+        scoring.timetable.timetable.expression == "0 0 * * *"
+    )  # daily, midnight: backfill dates = partition days
     assert scoring.get_task("recommend").upstream_task_ids == {"validate"}
     assert 1 < scoring.max_active_runs <= 8
     for dag in (training, scoring):
