@@ -32,7 +32,7 @@ demo: $(STAMP)
 
 test: $(STAMP) browser
 	$(BIN)/ruff check include plugins dags tests bench scripts
-	$(BIN)/python -m pytest -p no:cacheprovider -ra -n auto --dist loadgroup tests
+	$(BIN)/python -m pytest -p no:cacheprovider -ra -n auto --dist loadfile tests
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider -ra -m "not e2e and not integration" tests

@@ -45,6 +45,8 @@ class GateVerdict:
     thresholds: dict[str, float]
     challenger_version: str | None = None
     champion_version: str | None = None
+    # Baselines the decision also used, by name (e.g. popularity's metrics for a recommender);
+    # rendered as their own tables in the markdown verdict.
     context: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -67,13 +69,45 @@ class GateVerdict:
             )
         reasons = "\n".join(f"- {r}" for r in self.reasons)
         thresholds = ", ".join(f"{k}={v}" for k, v in self.thresholds.items())
+        baselines = "".join(
+            f"\n## {name.capitalize()} baseline\n| metric | value |\n|---|---|\n"
+            + "\n".join(f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items()))
+            + "\n"
+            for name, metrics in self.context.items()
+        )
         return (
             f"# Evaluation gate: {self.decision.upper()}\n\n"
             f"Challenger version {self.challenger_version}, champion version "
             f"{self.champion_version or 'none'}.\n\nThresholds: {thresholds}\n\n"
             + "\n".join(rows)
             + f"\n\n## Reasons\n{reasons}\n"
+            + baselines
         )
+
+
+def champion_regression(
+    challenger: dict[str, float],
+    champion: dict[str, float],
+    metrics: tuple[str, ...],
+    tolerance: float,
+) -> tuple[bool, list[str]]:
+    """Whether no metric falls more than ``tolerance`` below the champion's, with one reason
+    per metric (same holdout for both)."""
+    ok, reasons = True, []
+    for metric in metrics:
+        drop = champion[metric] - challenger[metric]
+        if drop > tolerance:
+            ok = False
+            reasons.append(
+                f"{metric} {challenger[metric]:.4f} is {drop:.4f} below the champion's "
+                f"{champion[metric]:.4f} (tolerance {tolerance})"
+            )
+        else:
+            reasons.append(
+                f"{metric} {challenger[metric]:.4f} vs champion {champion[metric]:.4f}: "
+                f"within tolerance {tolerance}"
+            )
+    return ok, reasons
 
 
 def evaluate_gate(
@@ -101,19 +135,10 @@ def evaluate_gate(
     if champion is None:
         reasons.append("no champion yet: absolute thresholds decide")
     else:
-        for metric in ("pr_auc", "recall_at_fpr"):
-            drop = champion[metric] - challenger[metric]
-            if drop > thresholds.max_regression:
-                ok = False
-                reasons.append(
-                    f"{metric} {challenger[metric]:.4f} is {drop:.4f} below the champion's "
-                    f"{champion[metric]:.4f} (tolerance {thresholds.max_regression})"
-                )
-            else:
-                reasons.append(
-                    f"{metric} {challenger[metric]:.4f} vs champion {champion[metric]:.4f}: "
-                    f"within tolerance {thresholds.max_regression}"
-                )
+        kept, why = champion_regression(
+            challenger, champion, ("pr_auc", "recall_at_fpr"), thresholds.max_regression
+        )
+        ok, reasons = ok and kept, reasons + why
     return GateVerdict(
         decision=PROMOTE if ok else REJECT,
         reasons=reasons,

@@ -297,8 +297,7 @@ def gate(
             becomes champion.
     """
     uri = settings.mlflow_tracking_uri
-    mv = registry.client(uri).get_model_version(model_name, version)
-    challenger = registry.ModelRef(model_name, str(version), mv.run_id, f"version:{version}")
+    challenger, champion = gate_candidates(uri, model_name, version)
     with tempfile.TemporaryDirectory(prefix="mlops-gate-") as tmp:
         holdout_dir = registry.download_run_artifact(uri, challenger.run_id, "holdout", Path(tmp))
         holdout = pd.read_parquet(next(holdout_dir.rglob("*.parquet")))
@@ -309,12 +308,34 @@ def gate(
         model = registry.load_model(uri, ref)
         return classification_metrics(y, model.predict_proba(inputs)[:, 1], thresholds.fpr_target)
 
-    champion = registry.resolve(uri, model_name)
-    if champion is not None and champion.version == challenger.version:
-        champion = None
     verdict = evaluate_gate(
         metrics_of(challenger), metrics_of(champion) if champion else None, thresholds
     )
+    return record_gate_verdict(settings, challenger, champion, verdict)
+
+
+def gate_candidates(
+    uri: str, model_name: str, version: str
+) -> tuple[registry.ModelRef, registry.ModelRef | None]:
+    """The challenger version and the champion it is judged against (None when there is no
+    champion, or when the challenger already is it)."""
+    mv = registry.client(uri).get_model_version(model_name, version)
+    challenger = registry.ModelRef(model_name, str(version), mv.run_id, f"version:{version}")
+    champion = registry.resolve(uri, model_name)
+    if champion is not None and champion.version == challenger.version:
+        champion = None
+    return challenger, champion
+
+
+def record_gate_verdict(
+    settings: Settings,
+    challenger: registry.ModelRef,
+    champion: registry.ModelRef | None,
+    verdict: GateVerdict,
+) -> GateVerdict:
+    """Write the verdict (JSON + markdown) to the reports folder and the challenger's run, tag
+    the version with the decision; raise GateRejectedError when it did not pass."""
+    uri, model_name = settings.mlflow_tracking_uri, challenger.name
     verdict.challenger_version = challenger.version
     verdict.champion_version = champion.version if champion else None
     out = settings.reports_dir / "gates" / model_name / f"v{challenger.version}"

@@ -29,6 +29,12 @@ from mlops_core.errors import (
 NOT_RETRYABLE = (CorruptInputError, DataValidationError, GateRejectedError, TrainingError)
 
 
+def _typed(cls, values: dict[str, Any]):
+    """``cls`` built from (templated, possibly string) values, each cast to its default's type."""
+    defaults = cls()
+    return cls(**{k: type(getattr(defaults, k))(v) for k, v in values.items()})
+
+
 class MlopsBaseOperator(BaseOperator):
     """Common plumbing: schema, partition day, lake and MLflow settings, error mapping."""
 
@@ -108,7 +114,6 @@ class LandSampleDataOperator(MlopsBaseOperator):
         self.rows, self.seed, self.drift, self.fmt = rows, seed, drift, fmt
 
     def run(self, context: Context) -> dict[str, Any]:
-
         day = resolve_day(self.day, context)
         if self.is_recommender:
             from mlops_core.recsys import steps as rec_steps
@@ -230,10 +235,7 @@ class TrainModelOperator(MlopsBaseOperator):
         from mlops_core.train import TrainParams
 
         cls = RecTrainParams if self.is_recommender else TrainParams
-        params = cls(
-            window_days=int(self.window_days),
-            **{k: type(getattr(cls, k))(v) for k, v in self.train_params.items()},
-        )
+        params = _typed(cls, {**self.train_params, "window_days": self.window_days})
         day = resolve_day(self.day, context)
         result = (rec_steps.train if self.is_recommender else steps.train)(
             self.lake_hook.get_conn(),
@@ -289,19 +291,12 @@ class EvaluationGateOperator(MlopsBaseOperator):
             from mlops_core.recsys import steps as rec_steps
             from mlops_core.recsys.evaluate import RecGateThresholds
 
-            defaults = RecGateThresholds()
-            verdict = rec_steps.gate(
-                self.settings,
-                self.model_name,
-                str(self.version),
-                RecGateThresholds(
-                    **{k: type(getattr(defaults, k))(v) for k, v in self.thresholds.items()}
-                ),
-            )
+            thresholds = _typed(RecGateThresholds, self.thresholds)
+            verdict = rec_steps.gate(self.settings, self.model_name, str(self.version), thresholds)
         else:
             from mlops_core.evaluate import GateThresholds
 
-            thresholds = GateThresholds(**{k: float(v) for k, v in self.thresholds.items()})
+            thresholds = _typed(GateThresholds, self.thresholds)
             verdict = steps.gate(
                 self.settings, self.schema, self.model_name, str(self.version), thresholds
             )
@@ -407,27 +402,28 @@ class BatchScoreOperator(MlopsBaseOperator):
 
         day = resolve_day(self.day, context)
         as_of = self.model_selection == "as_of"
+        storage = self.lake_hook.get_conn()
+        model = {
+            "settings": self.settings,
+            "model_name": self.model_name,
+            "alias": "champion" if as_of else self.model_selection,
+            "selection": "as_of" if as_of else "alias",
+        }
         if self.is_recommender:
-            return self._recommend(context, day, as_of)
-        manifest = steps.score(
-            self.lake_hook.get_conn(),
-            self.schema,
-            day,
-            settings=self.settings,
-            model_name=self.model_name,
-            alias="champion" if as_of else self.model_selection,
-            selection="as_of" if as_of else "alias",
-            batch_rows=int(self.batch_rows),
-        )
-        self.log.info(
-            "Scored %s rows of %s into %s with %s v%s (%s)",
-            manifest.rows_out,
-            day,
-            manifest.output_key,
-            manifest.model_name,
-            manifest.model_version,
-            manifest.model_rule,
-        )
+            manifest = self._recommend(storage, day, model)
+        else:
+            manifest = steps.score(
+                storage, self.schema, day, batch_rows=int(self.batch_rows), **model
+            )
+            self.log.info(
+                "Scored %s rows of %s into %s with %s v%s (%s)",
+                manifest.rows_out,
+                day,
+                manifest.output_key,
+                manifest.model_name,
+                manifest.model_version,
+                manifest.model_rule,
+            )
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = {
                 "day": day.isoformat(),
@@ -435,14 +431,14 @@ class BatchScoreOperator(MlopsBaseOperator):
             }
         return manifest.to_dict()
 
-    def _wait_for_history(self, day) -> None:
+    def _wait_for_history(self, storage, day) -> None:
         """Block until every landed day of the history window is validated (see
         ``pending_history``), so the output never depends on which runs finished first."""
         import time
 
         from mlops_core.recsys import steps as rec_steps
 
-        storage, days = self.lake_hook.get_conn(), int(self.history_days)
+        days = int(self.history_days)
         deadline = time.monotonic() + float(self.history_wait_seconds)
         while pending := rec_steps.pending_history(storage, self.schema, day, days):
             if time.monotonic() >= deadline:
@@ -456,21 +452,18 @@ class BatchScoreOperator(MlopsBaseOperator):
             self.log.info("Waiting for history partitions to be validated: %s", pending)
             time.sleep(self.history_poll_seconds)
 
-    def _recommend(self, context: Context, day, as_of: bool) -> dict[str, Any]:
+    def _recommend(self, storage, day, model: dict[str, Any]):
         from mlops_core.recsys import steps as rec_steps
 
-        self._wait_for_history(day)
+        self._wait_for_history(storage, day)
         manifest = rec_steps.score(
-            self.lake_hook.get_conn(),
+            storage,
             self.schema,
             day,
-            settings=self.settings,
-            model_name=self.model_name,
-            alias="champion" if as_of else self.model_selection,
-            selection="as_of" if as_of else "alias",
             k=int(self.top_k),
             history_days=int(self.history_days),
             users_per_chunk=int(self.users_per_chunk),
+            **model,
         )
         self.log.info(
             "Top-%s for %s users of %s (%s from the model, %s popularity fallback): %s rows in "
@@ -486,12 +479,7 @@ class BatchScoreOperator(MlopsBaseOperator):
             manifest.model_version,
             manifest.model_rule,
         )
-        for outlet in self.outlets:
-            context["outlet_events"][outlet].extra = {
-                "day": day.isoformat(),
-                "model_version": manifest.model_version,
-            }
-        return manifest.to_dict()
+        return manifest
 
 
 class MonitorModelOperator(MlopsBaseOperator):
@@ -518,10 +506,6 @@ class MonitorModelOperator(MlopsBaseOperator):
         from mlops_core.drift import DriftThresholds
         from mlops_core.policy import RetrainPolicy
 
-        def typed(cls, values: dict[str, Any]):
-            defaults = cls()
-            return cls(**{k: type(getattr(defaults, k))(v) for k, v in values.items()})
-
         day = resolve_day(self.day, context)
         result = monitoring.monitor(
             self.lake_hook.get_conn(),
@@ -529,9 +513,9 @@ class MonitorModelOperator(MlopsBaseOperator):
             day,
             settings=self.settings,
             model_name=self.model_name,
-            thresholds=typed(DriftThresholds, self.drift),
-            perf=typed(monitoring.PerformanceThresholds, self.performance),
-            policy=typed(RetrainPolicy, self.policy),
+            thresholds=_typed(DriftThresholds, self.drift),
+            perf=_typed(monitoring.PerformanceThresholds, self.performance),
+            policy=_typed(RetrainPolicy, self.policy),
         )
         decision = result["decision"]
         self.log.info(

@@ -21,7 +21,6 @@ from tests.integration.cluster import AirflowCluster
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(1500),
-    pytest.mark.xdist_group("cluster"),  # one stack per session: its tests share a worker
 ]
 
 HISTORY = [dt.date(2026, 11, 1) + dt.timedelta(days=i) for i in range(7)]

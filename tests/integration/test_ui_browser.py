@@ -16,7 +16,6 @@ from tests.integration.cluster import AirflowCluster
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.timeout(600),
-    pytest.mark.xdist_group("cluster"),  # one stack per session: its tests share a worker
 ]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -264,6 +264,6 @@ def test_recommender_scoring_waits_for_history_in_flight(lake_root: LocalStorage
     )
     other_run = threading.Timer(0.3, extract_and_validate, args=(earlier,))
     other_run.start()
-    patient._wait_for_history(DAY)  # returns once the other run has validated `earlier`
+    patient._wait_for_history(lake_root, DAY)  # returns once the other run has validated `earlier`
     other_run.join()
     assert pending_history(lake_root, schema, DAY, 28) == []

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from mlops_core.evaluate import PROMOTE, REJECT, GateVerdict
+from mlops_core.evaluate import PROMOTE, REJECT, GateVerdict, champion_regression
 from mlops_core.recsys.model import FactorModel, interaction_matrix, popularity_topk
 from mlops_core.recsys.topk import topk
 
@@ -134,19 +134,8 @@ def evaluate_rec_gate(
     if champion is None:
         reasons.append("no champion yet: popularity margin and floors decide")
     else:
-        for metric in GATED:
-            drop = champion[metric] - challenger[metric]
-            if drop > thresholds.max_regression:
-                ok = False
-                reasons.append(
-                    f"{metric} {challenger[metric]:.4f} is {drop:.4f} below the champion's "
-                    f"{champion[metric]:.4f} (tolerance {thresholds.max_regression})"
-                )
-            else:
-                reasons.append(
-                    f"{metric} {challenger[metric]:.4f} vs champion {champion[metric]:.4f}: "
-                    f"within tolerance {thresholds.max_regression}"
-                )
+        kept, why = champion_regression(challenger, champion, GATED, thresholds.max_regression)
+        ok, reasons = ok and kept, reasons + why
     return GateVerdict(
         decision=PROMOTE if ok else REJECT,
         reasons=reasons,

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from mlops_core import lake, registry
 from mlops_core.config import Settings
-from mlops_core.errors import GateRejectedError, InputMissingError, TrainingError
+from mlops_core.errors import InputMissingError, TrainingError
 from mlops_core.evaluate import GateVerdict
 from mlops_core.recsys.data import generate_interactions
 from mlops_core.recsys.evaluate import (
@@ -238,56 +238,23 @@ def gate(
     settings: Settings, model_name: str, version: str, thresholds: RecGateThresholds
 ) -> GateVerdict:
     """Challenger vs popularity vs champion on the challenger's holdout; raise on rejection."""
+    from mlops_core.steps import gate_candidates, record_gate_verdict
+
     uri = settings.mlflow_tracking_uri
-    mv = registry.client(uri).get_model_version(model_name, version)
-    challenger = registry.ModelRef(model_name, str(version), mv.run_id, f"version:{version}")
+    challenger, champion = gate_candidates(uri, model_name, version)
     with tempfile.TemporaryDirectory(prefix="mlops-recgate-") as tmp:
         folder = registry.download_run_artifact(uri, challenger.run_id, "evaluation", Path(tmp))
         history = pd.read_parquet(folder / "history.parquet")
         holdout = pd.read_parquet(folder / "holdout.parquet")
     data = EvalSet.build(history, holdout)
     k = thresholds.k
-    champion = registry.resolve(uri, model_name)
-    if champion is not None and champion.version == challenger.version:
-        champion = None
     verdict = evaluate_rec_gate(
         evaluate_model(load_factor_model(uri, challenger), data, k),
         evaluate_popularity(data, k),
         evaluate_model(load_factor_model(uri, champion), data, k) if champion else None,
         thresholds,
     )
-    verdict.challenger_version = challenger.version
-    verdict.champion_version = champion.version if champion else None
-    out = settings.reports_dir / "gates" / model_name / f"v{challenger.version}"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "verdict.json").write_text(verdict.to_json())
-    markdown = verdict.to_markdown() + _popularity_table(verdict)
-    (out / "verdict.md").write_text(markdown)
-    registry.log_run_text(uri, challenger.run_id, verdict.to_json(), "gate/verdict.json")
-    registry.log_run_text(uri, challenger.run_id, markdown, "gate/verdict.md")
-    registry.tag_version(
-        uri,
-        challenger,
-        {
-            "gate_decision": verdict.decision,
-            "gate_verdict": str(out / "verdict.json"),
-            "gate_champion_version": verdict.champion_version or "none",
-        },
-    )
-    if not verdict.passed:
-        raise GateRejectedError(
-            f"evaluation gate rejected {model_name} version {challenger.version}:\n  "
-            + "\n  ".join(verdict.reasons)
-            + f"\nVerdict: {out / 'verdict.md'}. The champion "
-            f"({verdict.champion_version or 'none'}) is unchanged."
-        )
-    return verdict
-
-
-def _popularity_table(verdict: GateVerdict) -> str:
-    pop = verdict.context.get("popularity", {})
-    rows = [f"| {k} | {v:.4f} |" for k, v in sorted(pop.items())]
-    return "\n## Popularity baseline\n| metric | value |\n|---|---|\n" + "\n".join(rows) + "\n"
+    return record_gate_verdict(settings, challenger, champion, verdict)
 
 
 @dataclass(frozen=True)
