@@ -10,12 +10,35 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+NORMALIZE_MODES = ("none", "lower", "upper")
+
 
 @dataclass(frozen=True)
 class NumericColumn:
+    """A numeric feature with its allowed range; ``nullable`` allows missing values."""
+
     name: str
     min: float | None = None
     max: float | None = None
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class CategoricalColumn:
+    """A categorical feature.
+
+    Attributes:
+        name: column name.
+        nullable: missing values (and whitespace-only strings) are allowed.
+        normalize: ``none`` keeps values as delivered; ``lower`` / ``upper`` case-fold them at
+            extraction (counted and logged). Never applied unless the schema says so.
+        strip: strip leading/trailing whitespace at extraction (counted and logged).
+    """
+
+    name: str
+    nullable: bool = False
+    normalize: str = "none"
+    strip: bool = False
 
 
 @dataclass(frozen=True)
@@ -29,7 +52,12 @@ class DatasetSchema:
         label_column: binary target; optional when scoring.
         label_values: allowed label values.
         numeric: numeric feature columns with allowed ranges.
-        categorical: categorical feature columns (unseen categories are fine at scoring).
+        categoricals: categorical feature columns with their normalisation; values never seen
+            in training are reported, and more than ``max_unseen_share`` of them fails
+            validation.
+        timestamp_timezone: IANA zone of naive timestamps; None refuses naive timestamps.
+        max_unseen_share: largest share of a categorical column's values that may be unseen
+            in training before validation fails.
         passthrough: other required columns, copied to outputs (e.g. customer id).
         min_rows: a partition with fewer rows fails validation.
         kind: ``events`` (labelled events, e.g. fraud) or ``interactions`` (user-item
@@ -44,9 +72,9 @@ class DatasetSchema:
     id_column: str | None
     timestamp_column: str
     label_column: str | None
-    label_values: tuple[int, ...] = (0, 1)
+    label_values: tuple[int | str, ...] = (0, 1)
     numeric: tuple[NumericColumn, ...] = ()
-    categorical: tuple[str, ...] = ()
+    categoricals: tuple[CategoricalColumn, ...] = ()
     passthrough: tuple[str, ...] = ()
     min_rows: int = 1
     kind: str = "events"
@@ -54,7 +82,18 @@ class DatasetSchema:
     min_distinct: dict[str, int] = field(default_factory=dict)
     user_column: str | None = None
     item_column: str | None = None
+    timestamp_timezone: str | None = None
+    max_unseen_share: float = 0.05
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def categorical(self) -> tuple[str, ...]:
+        """Names of the categorical feature columns."""
+        return tuple(c.name for c in self.categoricals)
+
+    @property
+    def nullable_columns(self) -> set[str]:
+        return {c.name for c in (*self.numeric, *self.categoricals) if c.nullable}
 
     @property
     def feature_columns(self) -> list[str]:
@@ -76,6 +115,7 @@ class DatasetSchema:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["numeric"] = [asdict(c) for c in self.numeric]
+        data["categoricals"] = [asdict(c) for c in self.categoricals]
         return data
 
     def fingerprint(self) -> str:
@@ -86,10 +126,14 @@ class DatasetSchema:
     def from_dict(cls, data: dict[str, Any]) -> DatasetSchema:
         data = dict(data)
         numeric = tuple(NumericColumn(**c) for c in data.pop("numeric", []))
+        categoricals = tuple(
+            CategoricalColumn(name=c) if isinstance(c, str) else CategoricalColumn(**c)
+            for c in [*data.pop("categorical", ()), *data.pop("categoricals", ())]
+        )
         return cls(
             numeric=numeric,
+            categoricals=categoricals,
             label_values=tuple(data.pop("label_values", (0, 1))),
-            categorical=tuple(data.pop("categorical", ())),
             passthrough=tuple(data.pop("passthrough", ())),
             unique_together=tuple(data.pop("unique_together", ())),
             **data,
