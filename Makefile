@@ -4,7 +4,9 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export MLOPS_DATA_ROOT ?= $(CURDIR)/.local
+# No MLOPS_DATA_ROOT here: the demo and the UI targets use their own root (.local/) and ignore
+# inherited MLOPS_*/MLFLOW_*/AIRFLOW_* settings (scripts/airflow_env.py); tests set theirs in
+# tests/conftest.py. Run scripts/demo.py --data-root PATH / --use-environment to choose.
 export PYTHONHASHSEED := 0
 # Bytecode is compiled at install and cached for our own sources: without it every Airflow task
 # process, DAG parse and test recompiles Airflow from source (hosts often set this variable).

@@ -1,11 +1,15 @@
 """`make demo`: every scenario end to end through Airflow on the embedded default stack.
 
 SQLite Airflow metadata DB, local MLflow (SQLite + local artifacts) and a local lake, all under
-MLOPS_DATA_ROOT (default `.local/`). The DAGs run through `airflow dags test`, the same task
-code the scheduler runs. The demo exits non-zero when any expected outcome is not met, and
-writes `<data root>/demo-summary.json`.
+the demo's own data root: `<repo>/.local/`, or `--data-root PATH`. Inherited `MLOPS_*`,
+`MLFLOW_*` and `AIRFLOW_*` settings are ignored (their names are printed) unless
+`--use-environment` is given. The demo marks the root it creates, refuses a non-empty root
+without that marker, and on a fresh run removes only its own entries in it (`--keep` removes
+nothing). The DAGs run through `airflow dags test`, the same task code the scheduler runs. The
+demo exits non-zero when any expected outcome is not met, and writes
+`<data root>/demo-summary.json`.
 
-    python scripts/demo.py [--keep] [--rows N]
+    python scripts/demo.py [--data-root PATH] [--use-environment] [--keep] [--rows N]
 """
 
 from __future__ import annotations
@@ -13,14 +17,22 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import shutil
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from airflow_env import airflow_env, migrate, run_dag  # noqa: E402
+from airflow_env import (  # noqa: E402
+    DataRootRefused,
+    demo_environment,
+    ignored_message,
+    is_store_setting,
+    migrate,
+    prepare_data_root,
+    run_dag,
+)
 
 HISTORY_START = dt.date(2026, 11, 1)
 TRAIN_DAY = dt.date(2026, 11, 7)
@@ -302,25 +314,41 @@ def fraud_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str
     }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data-root", type=Path, help="the demo's data root (default: <repo>/.local)"
+    )
+    parser.add_argument(
+        "--use-environment",
+        action="store_true",
+        help="honour inherited MLOPS_*, MLFLOW_*, AIRFLOW_* settings: the demo then writes to "
+        "the lake, MLflow server and Airflow home they name",
     )
     parser.add_argument("--keep", action="store_true", help="keep the previous demo state")
     parser.add_argument("--rows", type=int, default=5_000, help="transactions per day")
     parser.add_argument("--sessions", type=int, default=2_500, help="user sessions per day")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     started = time.monotonic()
-    env = airflow_env()
+    env, ignored = demo_environment(
+        os.environ, data_root=args.data_root, use_environment=args.use_environment
+    )
     root = Path(env["MLOPS_DATA_ROOT"])
-    if not args.keep:
-        for sub in ("lake", "mlflow", "airflow", "reports", "demo-logs", "incidents.jsonl"):
-            target = root / sub
-            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(
-                missing_ok=True
-            )
-        env = airflow_env()
+    if ignored:
+        _say(ignored_message(ignored))
+    if args.use_environment:
+        honoured = sorted(name for name in os.environ if is_store_setting(name))
+        _say(f"--use-environment: honouring {', '.join(honoured) or 'no inherited settings'}")
+    try:
+        removed = prepare_data_root(root, keep=args.keep)
+    except DataRootRefused as exc:
+        print(f"[demo] {exc}", file=sys.stderr, flush=True)
+        return 2
+    if removed:
+        _say(f"removed the previous run's {', '.join(p.name for p in removed)} from {root}")
     _say(f"data root {root}; Airflow home {env['AIRFLOW_HOME']} (SQLite)")
     migrate(env)
 
