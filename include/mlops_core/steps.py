@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import subprocess
 import tempfile
 from pathlib import Path
@@ -17,27 +18,28 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_core import lake, ledger, registry
+from mlops_core import delivery, lake, ledger, registry
 from mlops_core.config import Settings
+from mlops_core.domains import categorical_domains, read_domains, write_domains
 from mlops_core.errors import (
-    CorruptInputError,
-    DataValidationError,
     GateRejectedError,
+    InputMissingError,
     PipelineError,
     RegistryConflictError,
     RegistryError,
+    ScoringInputError,
 )
 from mlops_core.evaluate import GateThresholds, GateVerdict, classification_metrics, evaluate_gate
-from mlops_core.extract import ExtractResult, extract_partition, landing_files
-from mlops_core.quarantine import quarantine_batch
+from mlops_core.extract import ExtractResult, list_landing
 from mlops_core.sample_data import generate_transactions
 from mlops_core.schema import DatasetSchema
 from mlops_core.score import ScoringManifest, file_sha256, score_file
 from mlops_core.storage import Storage
 from mlops_core.train import TrainParams, load_training_set, train_model
-from mlops_core.validate import ValidationReport, validate_frame
+from mlops_core.validate import ValidationReport
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger(__name__)
 
 
 def land_sample_partition(
@@ -68,41 +70,13 @@ def land_sample_partition(
     return {"key": key, "rows": len(frame), "fraud_rate": float(frame[schema.label_column].mean())}
 
 
-def current_extract(storage: Storage, schema: DatasetSchema, day: dt.date) -> ExtractResult | None:
-    """The working partition's manifest if it was extracted from exactly the landed files."""
-    manifest_key = lake.working_prefix(schema.name, day) + lake.MANIFEST
-    if not storage.exists(manifest_key):
-        return None
-    result = ExtractResult(**json.loads(storage.read_bytes(manifest_key)))
-    landed = landing_files(storage, schema, day)
-    if not landed:  # landing cleaned up after a successful extraction: keep what we have
-        return result
-    if sorted(landed) != sorted(result.source_files):
-        return None
-    for key in landed:
-        if hashlib.sha256(storage.read_bytes(key)).hexdigest() != result.source_files[key]:
-            return None
-    return result
-
-
 def extract(storage: Storage, schema: DatasetSchema, day: dt.date, batch_id: str) -> ExtractResult:
-    """Extract the day's landing partition unless the working copy is already current.
+    """Extract the day's complete landing partition into a staging candidate, unless nothing
+    new landed (then the current validated version, or the pending candidate, is returned).
 
-    An unparseable batch is quarantined before the error is raised.
+    A delivery that cannot be read is quarantined before the typed error is raised.
     """
-    existing = current_extract(storage, schema, day)
-    if existing is not None:
-        return existing
-    try:
-        return extract_partition(storage, schema, day)
-    except CorruptInputError as exc:
-        where = quarantine_batch(
-            storage, schema, day, batch_id, {"check": "parse", "error": str(exc)}
-        )
-        raise CorruptInputError(
-            f"{exc}\nThe raw batch was moved to {where}. Fix or re-export the file, land it "
-            "again with a _SUCCESS marker, and clear the failed task."
-        ) from exc
+    return delivery.prepare(storage, schema, day, batch_id)
 
 
 def window_days(end_day: dt.date, days: int) -> list[dt.date]:
@@ -112,16 +86,28 @@ def window_days(end_day: dt.date, days: int) -> list[dt.date]:
 def extract_window(
     storage: Storage, schema: DatasetSchema, end_day: dt.date, days: int, batch_id: str
 ) -> list[str]:
-    """Extract every landed day of the window; returns the days with working data.
+    """Extract every complete landed day of the window; returns the days with data.
 
-    The end day must have data (it is the partition this run is for); older days without any
-    data are skipped. Every day is attempted before the first error is raised.
+    The end day must have a complete delivery or validated data (it is the partition this run
+    is for). Older days are read only when their ``_SUCCESS`` marker is there: a day whose
+    delivery is in progress keeps its validated version (or is left out), with a warning.
+    Every day is attempted before the first error is raised.
     """
     ready, errors = [], []
     for day in window_days(end_day, days):
-        has_landing = bool(landing_files(storage, schema, day))
-        if not has_landing and day != end_day:
-            if storage.exists(lake.working_prefix(schema.name, day) + lake.MANIFEST):
+        listing = list_landing(storage, schema, day)
+        if day != end_day and not listing.complete:
+            has_current = delivery.current(storage, schema, day) is not None
+            if listing.data:
+                log.warning(
+                    "%s dt=%s: %d file(s) without %s (delivery in progress) are not read; %s",
+                    schema.name,
+                    day,
+                    len(listing.data),
+                    lake.SUCCESS_MARKER,
+                    "its validated version is used" if has_current else "the day is left out",
+                )
+            if has_current:
                 ready.append(day.isoformat())
             continue
         try:
@@ -131,6 +117,19 @@ def extract_window(
             errors.append(exc)
     _raise_first(errors)
     return ready
+
+
+def days_to_validate(
+    storage: Storage, schema: DatasetSchema, end_day: dt.date, days: int
+) -> list[str]:
+    """Days of the window with a pending candidate or a validated version (end day always)."""
+    return [
+        d.isoformat()
+        for d in window_days(end_day, days)
+        if d == end_day
+        or delivery.pending(storage, schema, d) is not None
+        or delivery.current(storage, schema, d) is not None
+    ]
 
 
 def validate_window(
@@ -161,7 +160,12 @@ def _raise_first(errors: list[PipelineError]) -> None:
     if errors:
         first = errors[0]
         joined = "\n\n".join(str(e) for e in errors)
-        raise type(first)(f"{len(errors)} partitions failed:\n\n{joined}")
+        raise type(first)(
+            f"{len(errors)} partitions failed:\n\n{joined}",
+            quarantine_path=first.quarantine_path,
+            check=first.check,
+            files=[f for e in errors for f in e.files],
+        )
 
 
 def validate(
@@ -173,34 +177,24 @@ def validate(
     batch_id: str,
     with_label: bool,
 ) -> ValidationReport:
-    """Validate the working partition; mark it validated, or quarantine it and raise.
+    """Validate the day's candidate and publish it to ``working/`` (the previous version is
+    archived), or quarantine it and raise; ``working/`` is never emptied by a failure.
+
+    Scoring data (``with_label=False``) is also checked against the categorical values of the
+    latest training data: a larger share of unseen values than the schema allows fails.
 
     Raises:
-        DataValidationError: any critical expectation failed. The message lists each failing
-            check with counts and sample rows, and where the raw batch now is.
+        DataValidationError: any critical check failed. The message lists each failing check
+            with counts and sample rows, and where the raw batch now is.
     """
-    prefix = lake.working_prefix(schema.name, day)
-    if storage.exists(prefix + lake.VALIDATED_MARKER):
-        done = json.loads(storage.read_bytes(prefix + lake.VALIDATED_MARKER))
-        if done.get("with_label") or not with_label:
-            return ValidationReport.from_dict(done)
-    key = lake.working_data_key(schema.name, day)
-    with storage.local_copy(key) as path:
-        frame = pd.read_parquet(path)
-    docs = settings.reports_dir / "data_docs" / schema.name
-    report = validate_frame(frame, schema, day, with_label=with_label, docs_dir=docs)
-    if report.success:
-        marker = {**report.to_dict(), "with_label": with_label}
-        storage.write_bytes(prefix + lake.VALIDATED_MARKER, registry.dumps(marker).encode())
-        return report
-    where = quarantine_batch(storage, schema, day, batch_id, report.to_dict())
-    for stale in storage.list(prefix):
-        storage.delete(stale)
-    raise DataValidationError(
-        f"{report.summary()}\nThe raw batch was moved to {where} (validation.json beside it); "
-        f"Data Docs: {report.data_docs}. Nothing downstream ran and the champion model is "
-        "unchanged. Fix the producer, land a corrected batch, and clear this task.",
-        quarantine_path=where,
+    return delivery.validate_and_publish(
+        storage,
+        schema,
+        day,
+        docs_dir=settings.reports_dir / "data_docs" / schema.name,
+        batch_id=batch_id,
+        with_label=with_label,
+        domains=read_domains(storage, schema),
     )
 
 
@@ -273,6 +267,7 @@ def train(
             tags=tags,
             artifacts={"holdout": holdout},
         )
+    write_domains(storage, schema, run_id, categorical_domains(data.frame, schema))
     return {"run_id": run_id, "model_uri": model_uri, "metrics": result.metrics, "tags": tags}
 
 
@@ -572,16 +567,32 @@ def score(
     ref = select_model(storage, settings, model_name, day, selection=selection, alias=alias)
     model = registry.load_model(settings.mlflow_tracking_uri, ref)
     in_key = lake.working_data_key(schema.name, day)
+    if delivery.current(storage, schema, day) is None:
+        raise InputMissingError(
+            f"{schema.name} dt={day} has no validated data ({storage.uri(in_key)}); run the "
+            "extract and validate tasks for this day first"
+        )
     out_prefix = lake.scored_prefix(schema.name, day, zone)
     out_key = out_prefix + "scores.parquet"
     with (
         storage.local_copy(in_key) as src,
         tempfile.TemporaryDirectory(prefix="mlops-score-") as tmp,
     ):
+        unseen = _unseen_at_scoring(storage, schema, src, ref)
         out_path = Path(tmp) / "scores.parquet"
-        rows_in, rows_out = score_file(
-            src, out_path, model, schema, model_version=ref.version, batch_rows=batch_rows
-        )
+        try:
+            rows_in, rows_out = score_file(
+                src, out_path, model, schema, model_version=ref.version, batch_rows=batch_rows
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ScoringInputError(
+                f"model {ref.name} version {ref.version} cannot score {storage.uri(in_key)}: "
+                f"{type(exc).__name__}: {str(exc)[:300]}. The data passed validation but has "
+                "types or values the fitted pipeline refuses; compare the partition's column "
+                "types with the training data's (schema, producer change). Nothing was written.",
+                check="model_accepts_input",
+                files=[in_key],
+            ) from exc
         manifest = ScoringManifest(
             dataset=schema.name,
             day=day.isoformat(),
@@ -601,7 +612,57 @@ def score(
                 "score",
                 "model_version",
             ],
+            unseen_categories=unseen,
         )
+        replace_output(storage, schema, day, out_prefix, [out_key], manifest.output_sha256, zone)
         storage.upload_file(out_path, out_key)
     storage.write_bytes(out_prefix + lake.MANIFEST, registry.dumps(manifest.to_dict()).encode())
     return manifest
+
+
+def replace_output(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: dt.date,
+    prefix: str,
+    keys: list[str],
+    new_sha256: str,
+    zone: str,
+) -> str | None:
+    """Before an output is overwritten with different bytes (a newer validated input or
+    another model), copy the current one and its manifest to the archive zone."""
+    manifest_key = prefix + lake.MANIFEST
+    if not storage.exists(manifest_key):
+        return None
+    old = json.loads(storage.read_bytes(manifest_key))
+    if old.get("output_sha256") == new_sha256:
+        return None
+    names = [k[len(prefix) :] for k in keys] + [lake.MANIFEST]
+    where = delivery.archive_current(storage, zone, schema.name, day, prefix, names)
+    log.warning(
+        "%s dt=%s: output %s replaced (model version %s -> new bytes); previous kept at %s",
+        schema.name,
+        day,
+        prefix,
+        old.get("model_version"),
+        where,
+    )
+    return where
+
+
+def _unseen_at_scoring(
+    storage: Storage, schema: DatasetSchema, path: Path, ref: registry.ModelRef
+) -> dict[str, Any]:
+    """Categorical values the model never saw in training, per column (logged, in the
+    manifest); empty when the run recorded no domains."""
+    from mlops_core.validate import unseen_categories
+
+    domains = read_domains(storage, schema, ref.run_id)
+    if not domains:
+        return {}
+    frame = pd.read_parquet(path, columns=[c for c in schema.categorical if c in domains])
+    found = {}
+    for check in unseen_categories(frame, schema, domains, fail=False):
+        log.warning("Scoring with version %s: %s", ref.version, check.describe())
+        found[check.column] = {"count": check.unexpected_count, "values": check.sample_values}
+    return found

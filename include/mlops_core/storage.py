@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
 
-from mlops_core.errors import StorageUnavailableError
+from mlops_core.errors import StorageUnavailableError, UnsafeInputError
 
 TMP_PREFIX = ".tmp-"
 
@@ -37,6 +37,7 @@ class Storage(Protocol):
     def create_exclusive(self, key: str, data: bytes) -> bool: ...
     def upload_file(self, local_path: Path, key: str) -> None: ...
     def delete(self, key: str) -> None: ...
+    def link_target(self, key: str) -> str | None: ...
     def local_copy(self, key: str) -> contextlib.AbstractContextManager[Path]: ...
 
 
@@ -63,17 +64,40 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 class LocalStorage:
-    """A lake in a local directory."""
+    """A lake in a local directory.
+
+    Keys map to paths lexically (no ``..``, never absolute), so deleting a key removes that
+    entry itself: a symlink is unlinked, its target is never touched. Reading through a link
+    is allowed only when the link resolves inside the lake; anything else is an
+    UnsafeInputError, as is a file the pipeline may not read.
+    """
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
         self.url = str(self.root)
 
     def path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if self.root not in path.parents and path != self.root:
-            raise ValueError(f"key {key!r} escapes the lake root {self.root}")
+        parts = Path(key).parts
+        if Path(key).is_absolute() or ".." in parts:
+            raise UnsafeInputError(f"key {key!r} escapes the lake root {self.root}")
+        return self.root.joinpath(*parts)
+
+    def _readable(self, key: str) -> Path:
+        """The path of ``key`` after checking that it (and any link) stays inside the lake."""
+        path = self.path(key)
+        resolved = path.resolve()
+        if resolved != self.root and self.root not in resolved.parents:
+            raise UnsafeInputError(
+                f"{path} is a link to {os.readlink(path) if path.is_symlink() else resolved}, "
+                f"outside the lake {self.root}; it was not read",
+                check="link_inside_lake",
+                files=[key],
+            )
         return path
+
+    def link_target(self, key: str) -> str | None:
+        path = self.path(key)
+        return os.readlink(path) if path.is_symlink() else None
 
     def uri(self, key: str) -> str:
         return str(self.path(key))
@@ -92,10 +116,22 @@ class LocalStorage:
         )
 
     def read_bytes(self, key: str) -> bytes:
-        return self.path(key).read_bytes()
+        path = self._readable(key)
+        try:
+            return path.read_bytes()
+        except PermissionError as exc:
+            raise UnsafeInputError(
+                f"{path} cannot be read by the pipeline's user (permission denied); it was not "
+                "read. Fix its permissions (or re-deliver it), then clear the task.",
+                check="file_readable",
+                files=[key],
+            ) from exc
 
     def write_bytes(self, key: str, data: bytes) -> None:
-        atomic_write_bytes(self.path(key), data)
+        path = self.path(key)
+        if path.is_symlink():  # replace the link itself, never write through it
+            path.unlink()
+        atomic_write_bytes(path, data)
 
     def create_exclusive(self, key: str, data: bytes) -> bool:
         """Write ``key`` only if it does not exist; False when another writer got there first.
@@ -129,11 +165,12 @@ class LocalStorage:
             tmp.unlink(missing_ok=True)
 
     def delete(self, key: str) -> None:
+        """Remove the entry ``key``; a link is removed itself, its target is left alone."""
         self.path(key).unlink(missing_ok=True)
 
     @contextlib.contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
-        yield self.path(key)
+        yield self._readable(key)
 
 
 class S3Storage:
@@ -241,6 +278,9 @@ class S3Storage:
     def delete(self, key: str) -> None:
         with self._guard("delete", key):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def link_target(self, key: str) -> str | None:
+        return None  # S3 has no links
 
     @contextlib.contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:

@@ -113,7 +113,8 @@ def suite_specs(schema: DatasetSchema, day: dt.date, *, with_label: bool) -> lis
         ),
     ]
     for col in required:
-        specs.append(ExpectationSpec("expect_column_values_to_not_be_null", {"column": col}))
+        if col not in schema.nullable_columns:
+            specs.append(ExpectationSpec("expect_column_values_to_not_be_null", {"column": col}))
     if schema.id_column:
         specs.append(
             ExpectationSpec("expect_column_values_to_be_unique", {"column": schema.id_column})
@@ -191,6 +192,8 @@ def validate_frame(
     *,
     with_label: bool = True,
     docs_dir: Path | None = None,
+    findings: list[dict[str, Any]] = (),
+    domains: dict[str, list[str]] | None = None,
 ) -> ValidationReport:
     """Run the schema's suite on ``frame`` and report every failing expectation.
 
@@ -200,11 +203,15 @@ def validate_frame(
         day: partition date (timestamps must fall inside it).
         with_label: whether the label column is required (training data) or not (scoring).
         docs_dir: where to build GX Data Docs HTML; None skips them.
+        findings: problems found at extraction (CheckResult dicts), reported like failed
+            expectations of their severity.
+        domains: categorical values seen in training; unseen values are reported per column,
+            and for unlabelled (scoring) data more than ``schema.max_unseen_share`` fails.
 
     Returns:
         The report; ``report.success`` is False when any critical expectation failed.
     """
-    return run_suite(
+    report = run_suite(
         frame,
         suite_specs(schema, day, with_label=with_label),
         dataset=schema.name,
@@ -213,6 +220,50 @@ def validate_frame(
         id_column=schema.id_column,
         docs_dir=docs_dir,
     )
+    extra = [CheckResult(**f) for f in findings]
+    if domains:
+        extra += unseen_categories(frame, schema, domains, fail=not with_label)
+    for check in extra:
+        report.checks_run += 1
+        (report.warnings if check.severity == WARNING else report.failures).append(check)
+    return report
+
+
+def unseen_categories(
+    frame: pd.DataFrame, schema: DatasetSchema, domains: dict[str, list[str]], *, fail: bool
+) -> list[CheckResult]:
+    """Per categorical column, the values never seen in training: count, share and the most
+    frequent ones. Critical when ``fail`` and the share exceeds ``schema.max_unseen_share``."""
+    checks = []
+    for col in schema.categorical:
+        if col not in frame.columns or col not in domains:
+            continue
+        values = frame[col].dropna()
+        if values.empty:
+            continue
+        unseen = values[~values.isin(domains[col])]
+        if unseen.empty:
+            continue
+        share = len(unseen) / len(values)
+        critical = fail and share > schema.max_unseen_share
+        top = unseen.value_counts().head(_SAMPLE)
+        checks.append(
+            CheckResult(
+                expectation="expect_categorical_values_seen_in_training",
+                column=col,
+                severity=CRITICAL if critical else WARNING,
+                unexpected_count=len(unseen),
+                sample_values=[str(v) for v in top.index],
+                detail=(
+                    f"{len(unseen)} of {len(values)} values ({share:.1%}) were never seen in "
+                    f"training (allowed {schema.max_unseen_share:.1%}"
+                    f"{' for scoring' if fail else '; training learns them'}); most frequent: "
+                    + ", ".join(f"{v!r} x{n}" for v, n in top.items())
+                    + ". If only the spelling differs, set the column's normalize/strip options."
+                ),
+            )
+        )
+    return checks
 
 
 def run_suite(

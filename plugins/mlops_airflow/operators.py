@@ -1,8 +1,9 @@
 """Operators: each resolves its partition day and settings, then calls one mlops_core step.
 
-Deterministic data and model failures (validation, corrupt input, gate rejection, training
-data problems) fail the task without retries: retrying cannot fix them. Infrastructure
-failures (input not there yet, registry unreachable) are raised as they are and retried.
+Deterministic data and model failures (validation, corrupt or unsafe input, gate rejection,
+training data problems, invalid schema) fail the task without retries: retrying cannot fix
+them. Infrastructure failures (input not there yet, registry or storage unreachable) are
+raised as they are and retried. ``PipelineError.retryable`` decides.
 """
 
 from __future__ import annotations
@@ -17,16 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from mlops_airflow.hooks import DataLakeHook, MlflowHook
 from mlops_airflow.partitions import resolve_day
-from mlops_core.errors import (
-    CorruptInputError,
-    DataValidationError,
-    GateRejectedError,
-    InputMissingError,
-    PipelineError,
-    TrainingError,
-)
-
-NOT_RETRYABLE = (CorruptInputError, DataValidationError, GateRejectedError, TrainingError)
+from mlops_core.errors import InputMissingError, PipelineError
 
 
 def _typed(cls, values: dict[str, Any]):
@@ -83,11 +75,11 @@ class MlopsBaseOperator(BaseOperator):
     def execute(self, context: Context) -> Any:
         try:
             return self.run(context)
-        except NOT_RETRYABLE as exc:
-            raise AirflowFailException(
-                f"[{type(exc).__name__}] (runbook: #{exc.runbook})\n{exc}"
-            ) from exc
         except PipelineError as exc:
+            if not exc.retryable:
+                raise AirflowFailException(
+                    f"[{type(exc).__name__}] (runbook: #{exc.runbook})\n{exc}"
+                ) from exc
             self.log.error("[%s] (runbook: #%s) %s", type(exc).__name__, exc.runbook, exc)
             raise
 
@@ -184,15 +176,11 @@ class ValidatePartitionOperator(MlopsBaseOperator):
         self.with_label = with_label
 
     def run(self, context: Context) -> dict[str, Any]:
-        from mlops_core import lake, steps
+        from mlops_core import steps
 
         storage = self.lake_hook.get_conn()
         day = resolve_day(self.day, context)
-        days = [
-            d.isoformat()
-            for d in steps.window_days(day, int(self.window_days))
-            if d == day or storage.exists(lake.working_prefix(self.schema.name, d) + lake.MANIFEST)
-        ]
+        days = steps.days_to_validate(storage, self.schema, day, int(self.window_days))
         batch = self.batch_id(context)
         if self.with_label:
             result = steps.validate_window(

@@ -21,7 +21,6 @@ from mlops_core.errors import (
     InputMissingError,
     TrainingError,
 )
-from mlops_core.extract import extract_partition
 from mlops_core.sample_data import generate_transactions
 from mlops_core.schema import load_schema
 from mlops_core.storage import LocalStorage, S3Storage
@@ -58,29 +57,35 @@ def _good(rows: int = 400) -> pd.DataFrame:
 def test_extract_csv_and_parquet_with_manifest(env) -> None:
     settings, storage = env
     steps.land_sample_partition(storage, SCHEMA, DAY, rows=300, fmt="parquet")
-    result = extract_partition(storage, SCHEMA, DAY)
+    result = steps.extract(storage, SCHEMA, DAY, "b1")
+    assert result.status == "candidate" and result.working_key.startswith("staging/")
     assert result.rows == 300 and list(result.source_files) == [PREFIX + "part-000.parquet"]
+    # Nothing reaches working/ before validation accepts it.
+    assert storage.list(lake.working_prefix(SCHEMA.name, DAY)) == []
+    steps.validate(storage, SCHEMA, DAY, settings=settings, batch_id="b1", with_label=True)
+    working = lake.working_data_key(SCHEMA.name, DAY)
     manifest = json.loads(storage.read_bytes(lake.working_prefix(SCHEMA.name, DAY) + lake.MANIFEST))
-    assert (
-        manifest["data_sha256"]
-        == hashlib.sha256(storage.read_bytes(result.working_key)).hexdigest()
-    )
+    assert manifest["status"] == "current" and manifest["version"] == result.version
+    assert manifest["data_sha256"] == hashlib.sha256(storage.read_bytes(working)).hexdigest()
     assert (
         manifest["source_files"][PREFIX + "part-000.parquet"]
         == hashlib.sha256(storage.read_bytes(PREFIX + "part-000.parquet")).hexdigest()
     )
-    frame = pd.read_parquet(io.BytesIO(storage.read_bytes(result.working_key)))
+    frame = pd.read_parquet(io.BytesIO(storage.read_bytes(working)))
     assert isinstance(frame["timestamp"].dtype, pd.DatetimeTZDtype)
+    assert storage.list(lake.staging_prefix(SCHEMA.name, DAY)) == []
 
 
-def test_extraction_rewrites_identical_bytes(env) -> None:
-    _, storage = env
-    steps.land_sample_partition(storage, SCHEMA, DAY, rows=300)
-    first = extract_partition(storage, SCHEMA, DAY)
-    first_bytes = storage.read_bytes(first.working_key)
-    second = extract_partition(storage, SCHEMA, DAY)
-    assert storage.read_bytes(second.working_key) == first_bytes
-    assert first.data_sha256 == second.data_sha256
+def test_extraction_writes_identical_bytes(tmp_path) -> None:
+    digests = []
+    for name in ("a", "b"):
+        storage = LocalStorage(tmp_path / name)
+        steps.land_sample_partition(storage, SCHEMA, DAY, rows=300)
+        first = steps.extract(storage, SCHEMA, DAY, "x")
+        assert steps.extract(storage, SCHEMA, DAY, "y") == first  # the pending candidate
+        digests.append(hashlib.sha256(storage.read_bytes(first.working_key)).hexdigest())
+        assert digests[-1] == first.data_sha256
+    assert digests[0] == digests[1]
 
 
 def test_extract_and_validate_on_s3(moto_s3_endpoint, s3_bucket, tmp_path) -> None:
@@ -96,7 +101,7 @@ def test_extract_and_validate_on_s3(moto_s3_endpoint, s3_bucket, tmp_path) -> No
 
 def test_missing_partition_is_input_missing(env) -> None:
     _, storage = env
-    with pytest.raises(InputMissingError, match="no data files under"):
+    with pytest.raises(InputMissingError, match="no _SUCCESS marker"):
         steps.extract(storage, SCHEMA, DAY, "b1")
 
 
@@ -245,24 +250,28 @@ def test_single_class_labels_cannot_train() -> None:
 
 @pytest.mark.bad_input
 def test_partition_arriving_twice(env) -> None:
-    """Same bytes again: nothing is rewritten. Different bytes: re-extracted and re-validated."""
+    """Same bytes again: nothing is rewritten. Different bytes: a new candidate, validated
+    before it replaces the current version (which stays validated until then)."""
     settings, storage = env
     raw = _csv(_good())
     _land(storage, raw)
-    first = steps.extract(storage, SCHEMA, DAY, "a")
+    steps.extract(storage, SCHEMA, DAY, "a")
     steps.validate(storage, SCHEMA, DAY, settings=settings, batch_id="a", with_label=True)
-    working = storage.path(first.working_key)
+    working = storage.path(lake.working_data_key(SCHEMA.name, DAY))
     mtime = working.stat().st_mtime_ns
     _land(storage, raw)
-    assert steps.extract(storage, SCHEMA, DAY, "b") == first
-    assert working.stat().st_mtime_ns == mtime
+    again = steps.extract(storage, SCHEMA, DAY, "b")
+    assert again.status == "current" and working.stat().st_mtime_ns == mtime
     marker = lake.working_prefix(SCHEMA.name, DAY) + lake.VALIDATED_MARKER
     assert storage.exists(marker)
 
     _land(storage, _csv(_good(rows=450)))
     second = steps.extract(storage, SCHEMA, DAY, "c")
-    assert second.rows == 450 and second.data_sha256 != first.data_sha256
-    assert not storage.exists(marker)  # new bytes must be validated again
+    assert second.status == "candidate" and second.rows == 450
+    assert storage.exists(marker) and working.stat().st_mtime_ns == mtime
+    steps.validate(storage, SCHEMA, DAY, settings=settings, batch_id="c", with_label=True)
+    manifest = json.loads(storage.read_bytes(lake.working_prefix(SCHEMA.name, DAY) + lake.MANIFEST))
+    assert manifest["rows"] == 450 and manifest["previous_versions"][0]["rows"] == 400
 
 
 def test_window_extraction_reports_every_bad_day(env) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mlops_core.errors import UnsafeInputError
 from mlops_core.storage import (
     LocalStorage,
     S3Storage,
@@ -57,7 +58,7 @@ def test_local_storage_hides_temp_files_and_rejects_escapes(tmp_path: Path) -> N
     store.write_bytes("p/real", b"x")
     (tmp_path / "lake" / "p" / ".tmp-real.abc").write_bytes(b"partial")
     assert store.list("p/") == ["p/real"]
-    with pytest.raises(ValueError, match="escapes"):
+    with pytest.raises(UnsafeInputError, match="escapes"):
         store.path("../outside")
 
 

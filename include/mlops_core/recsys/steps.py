@@ -313,7 +313,7 @@ def score(
     items, marked ``source=popularity``. Written chunk by chunk to a temp file, uploaded,
     manifest last; the same inputs and model give the same bytes.
     """
-    from mlops_core.steps import select_model
+    from mlops_core.steps import replace_output, select_model
 
     prefix = lake.working_prefix(schema.name, day)
     if not storage.exists(prefix + lake.VALIDATED_MARKER):
@@ -365,6 +365,15 @@ def score(
             model_version=ref.version,
             model_rule=ref.rule,
             columns=OUTPUT_SCHEMA.names,
+        )
+        replace_output(
+            storage,
+            schema,
+            day,
+            lake.scored_prefix(schema.name, day, zone),
+            [out_key],
+            manifest.output_sha256,
+            zone,
         )
         storage.upload_file(path, out_key)
     storage.write_bytes(
