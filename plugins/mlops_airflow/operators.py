@@ -23,10 +23,17 @@ from mlops_core.errors import (
     GateRejectedError,
     InputMissingError,
     PipelineError,
+    SchemaError,
     TrainingError,
 )
 
-NOT_RETRYABLE = (CorruptInputError, DataValidationError, GateRejectedError, TrainingError)
+NOT_RETRYABLE = (
+    CorruptInputError,
+    DataValidationError,
+    GateRejectedError,
+    SchemaError,
+    TrainingError,
+)
 
 
 def _typed(cls, values: dict[str, Any]):
