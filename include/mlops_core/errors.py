@@ -96,3 +96,9 @@ class RegistryConflictError(RegistryError):
 class StorageUnavailableError(PipelineError):
     runbook = "storage-unavailable"
     retryable = True
+
+
+class SchemaError(PipelineError):
+    """A dataset schema file is malformed or inconsistent; refused before any data is read."""
+
+    runbook = "schema-invalid"

@@ -5,12 +5,43 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mlops_core.errors import SchemaError
 
 NORMALIZE_MODES = ("none", "lower", "upper")
+KINDS = ("events", "interactions")
+# Dataset and column names become lake folders and SQL-ish identifiers: no separators, no dots.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
+TOP_LEVEL_KEYS = (
+    "name",
+    "kind",
+    "id_column",
+    "timestamp_column",
+    "timestamp_timezone",
+    "label_column",
+    "label_values",
+    "numeric",
+    "categorical",
+    "categoricals",
+    "passthrough",
+    "min_rows",
+    "unique_together",
+    "min_distinct",
+    "user_column",
+    "item_column",
+    "max_unseen_share",
+    "extra",
+)
+REQUIRED_KEYS = ("name", "timestamp_column")
+NUMERIC_KEYS = ("name", "min", "max", "nullable")
+CATEGORICAL_KEYS = ("name", "nullable", "normalize", "strip")
 
 
 @dataclass(frozen=True)
@@ -123,7 +154,13 @@ class DatasetSchema:
         return hashlib.sha256(payload).hexdigest()[:16]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DatasetSchema:
+    def from_dict(cls, data: dict[str, Any], *, source: str = "<dict>") -> DatasetSchema:
+        """Build a schema from its JSON form after :func:`validate_schema_dict` accepts it.
+
+        Raises:
+            SchemaError: every problem found, one per line, naming ``source``.
+        """
+        validate_schema_dict(data, source=source)
         data = dict(data)
         numeric = tuple(NumericColumn(**c) for c in data.pop("numeric", []))
         categoricals = tuple(
@@ -140,15 +177,357 @@ class DatasetSchema:
         )
 
 
+def validate_schema_dict(data: Any, *, source: str = "<dict>") -> None:
+    """Refuse a schema's JSON form unless it is complete and consistent.
+
+    Args:
+        data: the parsed JSON document.
+        source: the file it came from (``<dict>`` when built in code), named in the message.
+
+    Raises:
+        SchemaError: listing every problem as ``key.path: problem``, one per line.
+    """
+    problems = schema_problems(data)
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        raise SchemaError(f"invalid dataset schema {source} ({count}):\n{lines}")
+
+
+def schema_problems(data: Any) -> list[str]:
+    """Every problem in a schema's JSON form as ``key.path: problem``; empty when valid."""
+    if not isinstance(data, dict):
+        return [f"(top level): expected a JSON object, got {type(data).__name__}"]
+    check = _SchemaCheck()
+    check.keys(data, "", TOP_LEVEL_KEYS, REQUIRED_KEYS)
+    check.declarations(data)
+    check.options(data)
+    check.references(data)
+    return check.problems
+
+
+class _SchemaCheck:
+    """Collects problems; each method checks one part of the schema and never raises."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.declared: list[tuple[str, str, str]] = []  # (column, key path, role)
+        self.declarations_complete = True
+
+    def add(self, path: str, problem: str) -> None:
+        self.problems.append(f"{path}: {problem}")
+
+    def keys(
+        self, obj: dict[str, Any], prefix: str, allowed: tuple[str, ...], required: tuple[str, ...]
+    ) -> None:
+        for key in getattr(obj, "duplicate_keys", ()):
+            self.add(f"{prefix}{key}", "key given more than once (JSON keeps only the last one)")
+        for key in obj:
+            if key not in allowed:
+                self.add(f"{prefix}{key}", f"unknown key; allowed keys: {', '.join(allowed)}")
+        for key in required:
+            if key not in obj:
+                self.add(f"{prefix}{key}", "required key is missing")
+
+    def name(self, value: Any, path: str) -> bool:
+        if not isinstance(value, str):
+            self.add(path, f"expected a name (string), got {_describe(value)}")
+            return False
+        if not NAME_PATTERN.fullmatch(value):
+            self.add(
+                path,
+                f"invalid name {value!r}: only letters, digits, '_' and '-' are allowed "
+                "(names become lake folders and column references)",
+            )
+            return False
+        return True
+
+    def string_list(self, data: dict[str, Any], key: str) -> list[tuple[str, str]]:
+        """The valid names of a list of names, with their key paths."""
+        value = data.get(key, [])
+        if not isinstance(value, list | tuple):
+            self.add(key, f"expected a list of names, got {_describe(value)}")
+            return []
+        return [
+            (item, f"{key}[{i}]") for i, item in enumerate(value) if self.name(item, f"{key}[{i}]")
+        ]
+
+    def flag(self, entry: dict[str, Any], key: str, path: str) -> None:
+        if key in entry and not isinstance(entry[key], bool):
+            self.add(f"{path}.{key}", f"expected true or false, got {_describe(entry[key])}")
+
+    def declarations(self, data: dict[str, Any]) -> None:
+        """Dataset name, role columns, features and passthrough; then columns named twice."""
+        if "name" in data:
+            self.name(data["name"], "name")
+        for key, role in (("id_column", "id"), ("timestamp_column", "timestamp")):
+            self.role_column(data, key, role, optional=key == "id_column")
+        self.role_column(data, "label_column", "label", optional=True)
+        self.numeric(data)
+        for key in ("categorical", "categoricals"):
+            self.categorical(data, key)
+        if "passthrough" in data and not isinstance(data["passthrough"], list | tuple):
+            self.declarations_complete = False
+        for column, path in self.string_list(data, "passthrough"):
+            self.declared.append((column, path, "passthrough"))
+        self.duplicates()
+
+    def role_column(self, data: dict[str, Any], key: str, role: str, *, optional: bool) -> None:
+        value = data.get(key)
+        if value is None and (optional or key not in data):
+            return
+        if self.name(value, key):
+            self.declared.append((value, key, role))
+
+    def numeric(self, data: dict[str, Any]) -> None:
+        entries = data.get("numeric", [])
+        if not isinstance(entries, list | tuple):
+            self.add("numeric", f"expected a list of column objects, got {_describe(entries)}")
+            self.declarations_complete = False
+            return
+        for i, entry in enumerate(entries):
+            path = f"numeric[{i}]"
+            if not isinstance(entry, dict):
+                self.add(
+                    path,
+                    f"expected an object {{{', '.join(NUMERIC_KEYS)}}}, got {_describe(entry)}",
+                )
+                continue
+            self.keys(entry, f"{path}.", NUMERIC_KEYS, ("name",))
+            if "name" in entry and self.name(entry["name"], f"{path}.name"):
+                self.declared.append((entry["name"], f"{path}.name", "feature"))
+            bounds = {}
+            for key in ("min", "max"):
+                value = entry.get(key)
+                if value is None:
+                    continue
+                if _is_number(value):
+                    bounds[key] = value
+                else:
+                    self.add(
+                        f"{path}.{key}", f"expected a finite number or null, got {_describe(value)}"
+                    )
+            if len(bounds) == 2 and bounds["min"] > bounds["max"]:
+                self.add(f"{path}.min", f"min {bounds['min']} is greater than max {bounds['max']}")
+            self.flag(entry, "nullable", path)
+
+    def categorical(self, data: dict[str, Any], key: str) -> None:
+        entries = data.get(key, [])
+        if not isinstance(entries, list | tuple):
+            self.add(key, f"expected a list of names or column objects, got {_describe(entries)}")
+            self.declarations_complete = False
+            return
+        for i, entry in enumerate(entries):
+            path = f"{key}[{i}]"
+            if isinstance(entry, str):
+                if self.name(entry, path):
+                    self.declared.append((entry, path, "feature"))
+                continue
+            if not isinstance(entry, dict):
+                self.add(
+                    path,
+                    f"expected a name or an object {{{', '.join(CATEGORICAL_KEYS)}}}, "
+                    f"got {_describe(entry)}",
+                )
+                continue
+            self.keys(entry, f"{path}.", CATEGORICAL_KEYS, ("name",))
+            if "name" in entry and self.name(entry["name"], f"{path}.name"):
+                self.declared.append((entry["name"], f"{path}.name", "feature"))
+            self.flag(entry, "nullable", path)
+            self.flag(entry, "strip", path)
+            if "normalize" in entry and entry["normalize"] not in NORMALIZE_MODES:
+                self.add(
+                    f"{path}.normalize",
+                    f"unknown normalize mode {entry['normalize']!r}; "
+                    f"allowed: {', '.join(NORMALIZE_MODES)}",
+                )
+
+    def duplicates(self) -> None:
+        first: dict[str, tuple[str, str]] = {}
+        for column, path, role in self.declared:
+            if column not in first:
+                first[column] = (path, role)
+                continue
+            first_path, first_role = first[column]
+            problem = (
+                f"column {column!r} is declared twice: as {_ROLES[first_role]} at {first_path} "
+                f"and as {_ROLES[role]} at {path}"
+            )
+            if {first_role, role} == {"label", "feature"}:
+                problem += (
+                    "; label leakage: the model would learn the answer from its input "
+                    "(PR-AUC 1.0 in training, useless in production)"
+                )
+            self.add(path, problem)
+
+    def options(self, data: dict[str, Any]) -> None:
+        """Scalars and lists that configure checks rather than declare columns."""
+        if "kind" in data and data["kind"] not in KINDS:
+            self.add("kind", f"unknown kind {data['kind']!r}; allowed: {', '.join(KINDS)}")
+        if "label_values" in data:
+            self.label_values(data["label_values"])
+        if "min_rows" in data:
+            value = data["min_rows"]
+            if not (_is_int(value) and value >= 0):
+                self.add("min_rows", f"expected an integer >= 0, got {_describe(value)}")
+        if "max_unseen_share" in data:
+            value = data["max_unseen_share"]
+            if not (_is_number(value) and 0 <= value <= 1):
+                self.add("max_unseen_share", f"expected a number in [0, 1], got {_describe(value)}")
+        if data.get("timestamp_timezone") is not None:
+            self.timezone(data["timestamp_timezone"])
+        if "extra" in data and not isinstance(data["extra"], dict):
+            self.add("extra", f"expected an object, got {_describe(data['extra'])}")
+
+    def label_values(self, values: Any) -> None:
+        if not isinstance(values, list | tuple) or not values:
+            self.add(
+                "label_values",
+                f"expected a non-empty list of ints or strings, got {_describe(values)}",
+            )
+            return
+        for i, value in enumerate(values):
+            if not (_is_int(value) or isinstance(value, str)):
+                self.add(
+                    f"label_values[{i}]",
+                    f"expected an int or a string (never a boolean), got {_describe(value)}",
+                )
+        valid = [v for v in values if _is_int(v) or isinstance(v, str)]
+        if len({type(v) for v in valid}) > 1:
+            self.add("label_values", f"mixes ints and strings: {values!r}; use one type")
+        for value in sorted({v for v in valid if valid.count(v) > 1}, key=repr):
+            self.add("label_values", f"duplicate label value {value!r}")
+
+    def timezone(self, value: Any) -> None:
+        if not isinstance(value, str):
+            self.add(
+                "timestamp_timezone", f"expected an IANA zone name or null, got {_describe(value)}"
+            )
+            return
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            self.add(
+                "timestamp_timezone",
+                f"unknown time zone {value!r}; expected an IANA name such as 'UTC' or "
+                "'Europe/Berlin'",
+            )
+
+    def references(self, data: dict[str, Any]) -> None:
+        """Columns named by user/item, unique_together and min_distinct must be declared."""
+        declared = {column for column, _, _ in self.declared}
+        known = ", ".join(sorted(declared)) or "none"
+
+        def must_be_declared(column: str, path: str) -> None:
+            if self.declarations_complete and column not in declared:
+                self.add(path, f"{column!r} is not a declared column (declared: {known})")
+
+        for key in ("user_column", "item_column"):
+            value = data.get(key)
+            if value is None:
+                if data.get("kind") == "interactions":
+                    self.add(key, "required for kind 'interactions' (the user and item ids)")
+            elif self.name(value, key):
+                must_be_declared(value, key)
+        for column, path in self.string_list(data, "unique_together"):
+            must_be_declared(column, path)
+        if "min_distinct" in data:
+            value = data["min_distinct"]
+            if not isinstance(value, dict):
+                self.add(
+                    "min_distinct",
+                    f"expected an object of column -> integer >= 1, got {_describe(value)}",
+                )
+                return
+            for column, count in value.items():
+                path = f"min_distinct.{column}"
+                if self.name(column, path):
+                    must_be_declared(column, path)
+                if not (_is_int(count) and count >= 1):
+                    self.add(path, f"expected an integer >= 1, got {_describe(count)}")
+
+
+_ROLES = {
+    "id": "the id column",
+    "timestamp": "the timestamp column",
+    "label": "the label column",
+    "feature": "a feature",
+    "passthrough": "a passthrough column",
+}
+
+
+def _describe(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class _ObjectWithDuplicates(dict):
+    """A JSON object that remembers keys given more than once (json keeps only the last)."""
+
+    duplicate_keys: tuple[str, ...] = ()
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    keys = [key for key, _ in pairs]
+    marked = _ObjectWithDuplicates(obj)
+    marked.duplicate_keys = tuple(sorted({key for key in keys if keys.count(key) > 1}))
+    return marked
+
+
+def parse_schema(text: str, *, source: str) -> DatasetSchema:
+    """Parse and validate a schema's JSON text; ``source`` names it in errors."""
+    try:
+        data = json.loads(text, object_pairs_hook=_object_pairs)
+    except json.JSONDecodeError as exc:
+        raise SchemaError(
+            f"invalid dataset schema {source}: malformed JSON at line {exc.lineno}, "
+            f"column {exc.colno}: {exc.msg}"
+        ) from exc
+    return DatasetSchema.from_dict(data, source=source)
+
+
 def load_schema(name_or_path: str | Path) -> DatasetSchema:
     """Load a schema: a path to a JSON file, or the name of a bundled one (``fraud``,
-    ``interactions``)."""
+    ``interactions``).
+
+    Raises:
+        SchemaError: the file or bundled name does not exist, is not valid JSON, or describes
+            an invalid schema. Raised before any data is read or any lake path is built.
+    """
     path = Path(name_or_path)
-    if path.suffix == ".json" and path.exists():
-        text = path.read_text()
-    else:
-        ref = resources.files("mlops_core.schemas").joinpath(f"{name_or_path}.json")
-        if not ref.is_file():
-            raise FileNotFoundError(f"no schema file or bundled schema named {name_or_path!r}")
-        text = ref.read_text()
-    return DatasetSchema.from_dict(json.loads(text))
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise SchemaError(f"no schema file {str(path)!r} (looked for {path.resolve()})")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SchemaError(f"cannot read schema file {path}: {exc}") from exc
+        return parse_schema(text, source=str(path))
+    name = str(name_or_path)
+    bundled = resources.files("mlops_core.schemas")
+    available = sorted(
+        r.name.removesuffix(".json") for r in bundled.iterdir() if r.name.endswith(".json")
+    )
+    if not NAME_PATTERN.fullmatch(name):
+        raise SchemaError(
+            f"schema {name!r} is neither a path to a .json file nor a bundled schema name "
+            f"(letters, digits, '_' and '-'; bundled: {', '.join(available)})"
+        )
+    ref = bundled.joinpath(f"{name}.json")
+    if not ref.is_file():
+        raise SchemaError(
+            f"no schema file or bundled schema named {name!r}: tried the bundled schema "
+            f"{name}.json (bundled: {', '.join(available)}); pass a path ending in .json "
+            "for a schema file"
+        )
+    return parse_schema(ref.read_text(encoding="utf-8"), source=f"<bundled {name}.json>")

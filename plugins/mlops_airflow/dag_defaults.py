@@ -97,6 +97,12 @@ promotion ledger (`<lake>/registry/<model>/ledger/`) holds an entry that was not
 The champion is whatever the registry and the ledger agree on; re-run the training DAG (its
 gate compares against the new champion), or retry the unfinished promotion named in the error.
 
+### schema-invalid
+The dataset schema file (`MLOPS_FRAUD_SCHEMA` / `MLOPS_INTERACTIONS_SCHEMA`, or a bundled name)
+is malformed or inconsistent; the error names the file and lists every problem as
+`key.path: problem`. Nothing was read from or written to the lake and the task is not retried.
+Fix the schema file, then clear the task.
+
 ### storage-unavailable
 The S3 endpoint did not answer after bounded retries with backoff (`MLOPS_S3_MAX_ATTEMPTS`,
 `MLOPS_S3_CONNECT_TIMEOUT`, `MLOPS_S3_READ_TIMEOUT`). Check the endpoint and credentials; the

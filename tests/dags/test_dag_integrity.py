@@ -20,6 +20,7 @@ RUNBOOK_SECTIONS = [
     "no-champion",
     "registry-conflict",
     "storage-unavailable",
+    "schema-invalid",
 ]
 EXPECTED = {
     "fraud_training",
