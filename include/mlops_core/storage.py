@@ -86,6 +86,12 @@ class LocalStorage:
         """The path of ``key`` after checking that it (and any link) stays inside the lake."""
         path = self.path(key)
         resolved = path.resolve()
+        if path.is_symlink() and not resolved.exists():
+            raise UnsafeInputError(
+                f"{path} is a dangling link (to {os.readlink(path)}); it was not read",
+                check="link_target_exists",
+                files=[key],
+            )
         if resolved != self.root and self.root not in resolved.parents:
             raise UnsafeInputError(
                 f"{path} is a link to {os.readlink(path) if path.is_symlink() else resolved}, "
@@ -112,7 +118,7 @@ class LocalStorage:
         return sorted(
             p.relative_to(self.root).as_posix()
             for p in base.rglob("*")
-            if p.is_file() and not p.name.startswith(TMP_PREFIX)
+            if (p.is_file() or p.is_symlink()) and not p.name.startswith(TMP_PREFIX)
         )
 
     def read_bytes(self, key: str) -> bytes:

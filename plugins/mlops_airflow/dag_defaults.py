@@ -66,14 +66,34 @@ The day's landing partition (`landing/<dataset>/dt=YYYY-MM-DD/` with `_SUCCESS`)
 Check the producer's delivery; once the files and marker are landed, clear the failed task.
 
 ### corrupt-input
-A landing file could not be parsed (encoding, truncated Parquet). The batch was moved to
+A landing file could not be parsed (encoding, truncated Parquet, files of one partition that
+disagree on a column's type, a file that is neither CSV nor Parquet). The batch was moved to
 `quarantine/<dataset>/dt=.../<run>__try<n>/` with `validation.json`. Re-export the file, land it
 again with `_SUCCESS`, clear the task.
 
+### unsafe-input
+A landed file could not be read safely: a link pointing outside the lake (it is recorded in the
+quarantine's `validation.json` and unlinked; its target is never read or touched), or a file the
+pipeline's user may not read (left in place, named in the error). Re-deliver real files with
+readable permissions, then clear the task.
+
+### ambiguous-delivery
+A re-delivered file changes a file of the day's validated version while other files of that
+version are no longer in landing, so which rows it replaces cannot be decided. The validated
+version in `working/` is unchanged; the new files are in quarantine. Re-deliver the complete
+partition (every file) with `_SUCCESS`, then clear the task.
+
+### scoring-input
+The partition passed validation but the model refused it (a type or value the fitted pipeline
+cannot take). Nothing was written. Compare the partition's column types with the training data
+(`reference/<dataset>/categorical_domains/`), fix the producer or the schema, clear the task.
+
 ### data-validation-failed
-Great Expectations rejected the batch. The error lists each failing expectation with counts,
-sample values and sample rows; the raw batch is in quarantine with `validation.json`; Data Docs
-are under `<MLOPS_DATA_ROOT>/reports/data_docs/`. Nothing downstream ran, the champion model is
+Great Expectations (and the extraction's own checks: time zones, exact labels, text categories,
+categories never seen in training) rejected the batch. The error lists each failing check with
+counts, sample values and sample rows; the raw batch is in quarantine with `validation.json`;
+Data Docs are under `<MLOPS_DATA_ROOT>/reports/data_docs/`. The day's previously validated
+version in `working/` (if any) is byte-identical, nothing downstream ran, the champion model is
 unchanged. Fix the producer, land a corrected batch, clear the task.
 
 ### training-failed
