@@ -24,6 +24,8 @@ class Incident:
     quarantine_path: str | None
     log_url: str | None
     mlflow_run: str | None = None
+    check: str | None = None
+    files: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -9,8 +9,8 @@ from airflow.sdk import BaseNotifier
 
 
 class IncidentNotifier(BaseNotifier):
-    """Writes DAG, task, logical date, try, exception, quarantine path, log link and runbook
-    section to ``<data root>/incidents.jsonl``, and POSTs it to MLOPS_INCIDENT_WEBHOOK_URL
+    """Writes DAG, task, logical date, try, exception, failed check, input files, quarantine
+    path, log link and runbook section to ``<data root>/incidents.jsonl``, and POSTs it to MLOPS_INCIDENT_WEBHOOK_URL
     when that is set."""
 
     def notify(self, context: Any) -> None:
@@ -39,6 +39,8 @@ class IncidentNotifier(BaseNotifier):
             runbook_section=getattr(cause, "runbook", None) or runbook_section(message),
             quarantine_path=getattr(cause, "quarantine_path", None) or quarantine_path(message),
             log_url=getattr(ti, "log_url", None),
+            check=getattr(cause, "check", None),
+            files=tuple(getattr(cause, "files", ()) or ()),
         )
         settings = Settings.from_env()
         try:

@@ -1,0 +1,76 @@
+"""On call at the operator level: typed input failures fail at once (no retry) and the
+incident names the check, the files and the quarantine folder; infrastructure waits retry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from mlops_airflow.notifications import IncidentNotifier
+from mlops_airflow.operators import ExtractPartitionOperator
+from mlops_core import lake
+from mlops_core.errors import InputMissingError
+from mlops_core.sample_data import generate_transactions
+from mlops_core.storage import LocalStorage
+
+pytestmark = pytest.mark.bad_input
+DAY = dt.date(2026, 11, 7)
+DATASET = "fraud_transactions"
+
+
+def _context(error: BaseException | None = None) -> dict:
+    logical = dt.datetime.combine(DAY, dt.time(), tzinfo=dt.UTC)
+    return {
+        "run_id": "manual__2026-11-07T00:00:00+00:00",
+        "ti": SimpleNamespace(
+            try_number=1, dag_id="fraud_training", task_id="extract", log_url=None
+        ),
+        "params": {},
+        "logical_date": logical,
+        "dag_run": SimpleNamespace(dag_id="fraud_training", run_id="r", run_after=logical),
+        "outlet_events": defaultdict(lambda: SimpleNamespace(extra=None)),
+        "exception": error,
+    }
+
+
+@pytest.fixture
+def lake_root(tmp_path, monkeypatch) -> LocalStorage:
+    monkeypatch.setenv("MLOPS_DATA_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLOPS_STORAGE_URL", raising=False)
+    monkeypatch.delenv("MLOPS_INCIDENT_WEBHOOK_URL", raising=False)
+    return LocalStorage(tmp_path / "lake")
+
+
+def test_unsupported_file_fails_without_retry_and_the_incident_names_it(lake_root, tmp_path):
+    prefix = lake.landing_prefix(DATASET, DAY)
+    frame = generate_transactions(DAY, n_rows=200)
+    frame["timestamp"] = frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    lake_root.write_bytes(prefix + "part-000.csv", frame.to_csv(index=False).encode())
+    lake_root.write_bytes(prefix + "export.json", b"{}")
+    lake_root.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
+    op = ExtractPartitionOperator(task_id="extract", lake_conn_id=None)
+    with pytest.raises(AirflowFailException, match=r"\[UnsupportedInputError\]") as err:
+        op.execute(_context())
+    IncidentNotifier().notify(_context(err.value))
+    incident = json.loads((tmp_path / "incidents.jsonl").read_text().splitlines()[-1])
+    assert incident["exception_type"] == "UnsupportedInputError"
+    assert incident["check"] == "supported_file_types"
+    assert incident["files"] == [prefix + "export.json"]
+    assert incident["runbook_section"] == "corrupt-input"
+    quarantine = incident["quarantine_path"]
+    assert quarantine.endswith("__try1") and "export.json" in incident["message"]
+    assert json.loads(
+        (tmp_path / "lake" / quarantine.split("/lake/", 1)[1] / "validation.json").read_text()
+    )
+
+
+def test_incomplete_partition_is_retried(lake_root):
+    lake_root.write_bytes(lake.landing_prefix(DATASET, DAY) + "part-000.csv", b"a,b\n1,2\n")
+    op = ExtractPartitionOperator(task_id="extract", lake_conn_id=None)
+    with pytest.raises(InputMissingError, match="no _SUCCESS marker"):
+        op.execute(_context())
