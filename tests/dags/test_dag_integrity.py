@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+
+
 def _error_runbooks() -> list[str]:
     """The runbook section of every typed error: each must have a heading in the DAG docs."""
     from mlops_core.errors import PipelineError
