@@ -11,7 +11,6 @@ files the same way and post the Asset event through the REST API.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import DAG, Param
 
 from mlops_airflow.dag_defaults import FRAUD_LANDED, FRAUD_SCHEMA, RUNBOOK_COMMON, default_args
@@ -20,7 +19,7 @@ from mlops_airflow.operators import LandSampleDataOperator
 with DAG(
     dag_id="fraud_sample_landing",
     doc_md=__doc__ + RUNBOOK_COMMON,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=None,  # any historical day runs; resolve_day refuses days before EARLIEST_DAY
     schedule=None,
     catchup=False,
     tags=["fraud", "demo", "landing"],

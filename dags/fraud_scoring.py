@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 from mlops_airflow.dag_defaults import (
@@ -46,7 +45,7 @@ from mlops_airflow.sensors import PartitionSensor
 with DAG(
     dag_id="fraud_scoring",
     doc_md=__doc__ + RUNBOOK_COMMON,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=None,  # any historical day runs; resolve_day refuses days before EARLIEST_DAY
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     catchup=False,
     max_active_runs=4,

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pendulum
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronDataIntervalTimetable, Param
 
 from mlops_airflow.dag_defaults import (
@@ -46,7 +45,7 @@ from mlops_airflow.sensors import PartitionSensor
 with DAG(
     dag_id="fraud_training",
     doc_md=__doc__ + RUNBOOK_COMMON,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=None,  # any historical day runs; resolve_day refuses days before EARLIEST_DAY
     schedule=AssetOrTimeSchedule(
         timetable=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
         assets=(FRAUD_LANDED | FRAUD_RETRAIN_REQUESTED),

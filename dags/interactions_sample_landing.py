@@ -15,7 +15,6 @@ splits it by day into the same landing layout.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import DAG, Param
 
 from mlops_airflow.dag_defaults import (
@@ -29,7 +28,7 @@ from mlops_airflow.operators import LandSampleDataOperator
 with DAG(
     dag_id="interactions_sample_landing",
     doc_md=__doc__ + RUNBOOK_COMMON,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=None,  # any historical day runs; resolve_day refuses days before EARLIEST_DAY
     schedule=None,
     catchup=False,
     tags=["recommender", "demo", "landing"],

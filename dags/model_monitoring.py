@@ -27,7 +27,6 @@ paired bootstrap interval on the PR-AUC difference with a minimum sample size, a
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronDataIntervalTimetable, Param
 
 from mlops_airflow.dag_defaults import (
@@ -47,7 +46,7 @@ from mlops_airflow.operators import (
 with DAG(
     dag_id="model_monitoring",
     doc_md=__doc__ + RUNBOOK_COMMON,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=None,  # any historical day runs; resolve_day refuses days before EARLIEST_DAY
     schedule=AssetOrTimeSchedule(
         timetable=CronDataIntervalTimetable("0 6 * * *", timezone="UTC"), assets=FRAUD_SCORED
     ),

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pendulum
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronDataIntervalTimetable, Param
 
 from mlops_airflow.dag_defaults import (
@@ -48,7 +47,7 @@ from mlops_airflow.sensors import PartitionSensor
 with DAG(
     dag_id="recommender_training",
     doc_md=__doc__ + RUNBOOK_COMMON,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=None,  # any historical day runs; resolve_day refuses days before EARLIEST_DAY
     schedule=AssetOrTimeSchedule(
         timetable=CronDataIntervalTimetable("0 3 * * 1", timezone="UTC"),
         assets=INTERACTIONS_LANDED,

@@ -10,7 +10,6 @@ from its logical date on.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import DAG, Param
 
 from mlops_airflow.dag_defaults import FRAUD_CHAMPION, FRAUD_MODEL, RUNBOOK_COMMON, default_args
@@ -19,7 +18,7 @@ from mlops_airflow.operators import RollbackChampionOperator
 with DAG(
     dag_id="rollback_champion",
     doc_md=__doc__ + RUNBOOK_COMMON,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    start_date=None,  # any historical day runs; resolve_day refuses days before EARLIEST_DAY
     schedule=None,
     catchup=False,
     max_active_runs=1,

@@ -102,3 +102,9 @@ class SchemaError(PipelineError):
     """A dataset schema file is malformed or inconsistent; refused before any data is read."""
 
     runbook = "schema-invalid"
+
+
+class DayOutOfRangeError(PipelineError):
+    """A run asked for a partition day before the configured earliest day."""
+
+    runbook = "day-out-of-range"

@@ -123,6 +123,12 @@ is malformed or inconsistent; the error names the file and lists every problem a
 `key.path: problem`. Nothing was read from or written to the lake and the task is not retried.
 Fix the schema file, then clear the task.
 
+### day-out-of-range
+The run asked for a partition day before `MLOPS_EARLIEST_DATE` (default 1900-01-01). Nothing
+was read or written. Set `MLOPS_EARLIEST_DATE` earlier to process older history, or trigger the
+run for a later day. (The DAGs have no start date: a run for any day since the earliest one
+executes its tasks; none is skipped silently.)
+
 ### storage-unavailable
 The S3 endpoint did not answer after bounded retries with backoff (`MLOPS_S3_MAX_ATTEMPTS`,
 `MLOPS_S3_CONNECT_TIMEOUT`, `MLOPS_S3_READ_TIMEOUT`). Check the endpoint and credentials; the

@@ -10,8 +10,8 @@ from airflow.sdk import BaseNotifier
 
 class IncidentNotifier(BaseNotifier):
     """Writes DAG, task, logical date, try, exception, failed check, input files, quarantine
-    path, log link and runbook section to ``<data root>/incidents.jsonl``, and POSTs it to MLOPS_INCIDENT_WEBHOOK_URL
-    when that is set."""
+    path, log link and runbook section to ``<data root>/incidents.jsonl``, and POSTs it to
+    MLOPS_INCIDENT_WEBHOOK_URL when that is set."""
 
     def notify(self, context: Any) -> None:
         # Imported here: this module is loaded by every DAG file at parse time.

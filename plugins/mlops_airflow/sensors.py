@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context
-from airflow.sdk.exceptions import AirflowSensorTimeout
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from mlops_airflow.hooks import DataLakeHook
 from mlops_airflow.partitions import resolve_day
@@ -50,10 +50,17 @@ class PartitionSensor(BaseSensorOperator):
 
     def _key(self, context: Context) -> str:
         from mlops_core import lake
+        from mlops_core.errors import PipelineError
         from mlops_core.schema import load_schema
 
-        name = load_schema(self.dataset_schema).name
-        return lake.landing_prefix(name, resolve_day(self.day, context)) + self.marker
+        try:
+            name = load_schema(self.dataset_schema).name
+            day = resolve_day(self.day, context)
+        except PipelineError as exc:  # a bad schema or day: waiting cannot fix it
+            raise AirflowFailException(
+                f"[{type(exc).__name__}] (runbook: #{exc.runbook})\n{exc}"
+            ) from exc
+        return lake.landing_prefix(name, day) + self.marker
 
     def poke(self, context: Context) -> bool:
         key = self._key(context)
