@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -45,6 +46,11 @@ class Untrusted:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
+    """The lake and training run shared by this module's tests (training is the slow part).
+
+    Tests never share registry state through it: each registers the run under a model name
+    of its own (``model_name``), so versions, aliases, ledger and gate reports start empty.
+    """
     root = tmp_path_factory.mktemp("registry")
     settings = Settings.from_env({"MLOPS_DATA_ROOT": str(root)})
     storage = LocalStorage(settings.storage_url)
@@ -57,6 +63,25 @@ def world(tmp_path_factory):
         storage, SCHEMA, END, settings=settings, params=TrainParams(window_days=6), experiment="t"
     )
     return settings, storage, trained
+
+
+@pytest.fixture
+def model_name(request) -> str:
+    """A registered-model name no other test uses."""
+    return f"{MODEL}_{request.node.name.removeprefix('test_')}"
+
+
+@pytest.fixture
+def champion(world, model_name) -> str:
+    """Version 1 of ``model_name``, gated (no champion to beat) and promoted by ``tester`` at
+    AT before the test starts."""
+    settings, storage, trained = world
+    ref = steps.register(settings, model_name, trained["model_uri"], trained["run_id"])
+    thresholds = GateThresholds(min_pr_auc=0.1, min_recall_at_fpr=0.1)
+    steps.gate(settings, SCHEMA, model_name, ref["version"], thresholds)
+    record = steps.promote(settings, storage, model_name, ref["version"], actor="tester", at=AT)
+    assert record["promoted"]
+    return ref["version"]
 
 
 def test_train_logs_reproducibility_tags(world) -> None:
@@ -74,54 +99,57 @@ def test_train_logs_reproducibility_tags(world) -> None:
     assert run.data.params["window_days"] == "6"
 
 
-def test_no_champion_means_scoring_refuses(world) -> None:
+def test_no_champion_means_scoring_refuses(world, model_name) -> None:
     settings, storage, _ = world
     with pytest.raises(NoChampionError, match="no 'champion' alias"):
-        steps.score(storage, SCHEMA, END, settings=settings, model_name=MODEL)
+        steps.score(storage, SCHEMA, END, settings=settings, model_name=model_name)
 
 
-def test_register_gate_promote_then_reject(world) -> None:
+def test_register_gate_promote_then_reject(world, model_name) -> None:
     settings, storage, trained = world
     uri = settings.mlflow_tracking_uri
-    ref = steps.register(settings, MODEL, trained["model_uri"], trained["run_id"])
+    ref = steps.register(settings, model_name, trained["model_uri"], trained["run_id"])
     assert (
-        steps.register(settings, MODEL, trained["model_uri"], trained["run_id"]) == ref
+        steps.register(settings, model_name, trained["model_uri"], trained["run_id"]) == ref
     )  # retry-safe
-    assert registry.resolve(uri, MODEL, "challenger").version == ref["version"] == "1"
+    assert registry.resolve(uri, model_name, "challenger").version == ref["version"] == "1"
 
     with pytest.raises(GateRejectedError):
-        steps.promote(settings, storage, MODEL, "1", actor="t", at=AT)  # no verdict yet
+        steps.promote(settings, storage, model_name, "1", actor="t", at=AT)  # no verdict yet
     verdict = steps.gate(
-        settings, SCHEMA, MODEL, "1", GateThresholds(min_pr_auc=0.1, min_recall_at_fpr=0.1)
+        settings, SCHEMA, model_name, "1", GateThresholds(min_pr_auc=0.1, min_recall_at_fpr=0.1)
     )
     assert verdict.passed and verdict.champion is None
-    record = steps.promote(settings, storage, MODEL, "1", actor="tester", at=AT)
+    record = steps.promote(settings, storage, model_name, "1", actor="tester", at=AT)
     assert record["promoted"] is True and record["previous_version"] is None
-    tags = registry.version_tags(uri, registry.require(uri, MODEL))
+    tags = registry.version_tags(uri, registry.require(uri, model_name))
     assert tags["promoted_by"] == "tester" and tags["previous_champion"] == "none"
     assert (
-        steps.promote(settings, storage, MODEL, "1", actor="tester", at=AT)["promoted"] is False
+        steps.promote(settings, storage, model_name, "1", actor="tester", at=AT)["promoted"]
+        is False
     )  # idempotent
-    assert (settings.reports_dir / "gates" / MODEL / "v1" / "verdict.md").exists()
+    assert (settings.reports_dir / "gates" / model_name / "v1" / "verdict.md").exists()
 
     # A second version of the same run, gated against the champion with an impossible floor.
     import mlflow
 
     registry.client(uri)
-    v2 = str(mlflow.register_model(trained["model_uri"], MODEL).version)
+    v2 = str(mlflow.register_model(trained["model_uri"], model_name).version)
     with pytest.raises(GateRejectedError, match="champion \\(1\\) is unchanged"):
-        steps.gate(settings, SCHEMA, MODEL, v2, GateThresholds(min_pr_auc=0.99))
-    assert registry.require(uri, MODEL).version == "1"
-    rejected = registry.client(uri).get_model_version(MODEL, v2)
+        steps.gate(settings, SCHEMA, model_name, v2, GateThresholds(min_pr_auc=0.99))
+    assert registry.require(uri, model_name).version == "1"
+    rejected = registry.client(uri).get_model_version(model_name, v2)
     assert rejected.tags["gate_decision"] == "reject"
     with pytest.raises(GateRejectedError):
-        steps.promote(settings, storage, MODEL, v2, actor="t", at=AT)
-    assert registry.require(uri, MODEL).version == "1"
+        steps.promote(settings, storage, model_name, v2, actor="t", at=AT)
+    assert registry.require(uri, model_name).version == "1"
 
 
-def test_scoring_matches_predict_proba_and_is_byte_stable(world, tmp_path: Path) -> None:
+def test_scoring_matches_predict_proba_and_is_byte_stable(
+    world, model_name, champion, tmp_path: Path
+) -> None:
     settings, storage, _ = world
-    ref = registry.require(settings.mlflow_tracking_uri, MODEL)
+    ref = registry.require(settings.mlflow_tracking_uri, model_name)
     model = registry.load_model(settings.mlflow_tracking_uri, ref)
     src = storage.path(lake.working_data_key(SCHEMA.name, END))
     rows = score_file(
@@ -147,58 +175,63 @@ def test_scoring_matches_predict_proba_and_is_byte_stable(world, tmp_path: Path)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")] == []
 
 
-def test_steps_score_writes_output_then_manifest(world) -> None:
+def test_steps_score_writes_output_then_manifest(world, model_name, champion) -> None:
     settings, storage, _ = world
     manifest = steps.score(
-        storage, SCHEMA, END, settings=settings, model_name=MODEL, batch_rows=1_000
+        storage, SCHEMA, END, settings=settings, model_name=model_name, batch_rows=1_000
     )
     stored = json.loads(storage.read_bytes(lake.scored_prefix(SCHEMA.name, END) + lake.MANIFEST))
     assert stored == manifest.to_dict()
     assert stored["rows_in"] == stored["rows_out"] == 3_000
     assert stored["model_version"] == "1" and stored["model_rule"] == "alias:champion"
-    again = steps.score(storage, SCHEMA, END, settings=settings, model_name=MODEL, batch_rows=1_000)
+    again = steps.score(
+        storage, SCHEMA, END, settings=settings, model_name=model_name, batch_rows=1_000
+    )
     assert again.output_sha256 == manifest.output_sha256
 
 
-def _gated_version(settings, trained, thresholds=None) -> str:
-    """A new registered version of the trained run with a passing gate verdict."""
+def _gated_version(settings, trained, model_name, thresholds=None) -> str:
+    """A new version of ``model_name`` from the trained run, with a passing gate verdict."""
     import mlflow
 
     registry.client(settings.mlflow_tracking_uri)
-    version = str(mlflow.register_model(trained["model_uri"], MODEL).version)
+    version = str(mlflow.register_model(trained["model_uri"], model_name).version)
     steps.gate(
         settings,
         SCHEMA,
-        MODEL,
+        model_name,
         version,
         thresholds or GateThresholds(min_pr_auc=0.05, min_recall_at_fpr=0.05, max_regression=1.0),
     )
     return version
 
 
-def test_ledger_records_promotion_and_serves_as_of(world) -> None:
+def test_ledger_records_promotion_and_serves_as_of(world, model_name, champion) -> None:
     settings, storage, _ = world
-    entries = ledger.read_ledger(storage, MODEL)
+    entries = ledger.read_ledger(storage, model_name)
     assert [(e.seq, e.from_version, e.to_version, e.kind) for e in entries] == [
         (1, None, "1", "promotion")
     ]
     assert entries[0].effective_from == AT.date().isoformat() and entries[0].actor == "tester"
     with pytest.raises(NoChampionError, match="no version of"):
-        ledger.champion_as_of(storage, MODEL, AT.date() - dt.timedelta(days=1))
+        ledger.champion_as_of(storage, model_name, AT.date() - dt.timedelta(days=1))
     day = AT.date()
     steps.land_sample_partition(storage, SCHEMA, day, rows=500)
     steps.extract(storage, SCHEMA, day, "b")
     steps.validate(storage, SCHEMA, day, settings=settings, batch_id="b", with_label=False)
     manifest = steps.score(
-        storage, SCHEMA, day, settings=settings, model_name=MODEL, selection="as_of"
+        storage, SCHEMA, day, settings=settings, model_name=model_name, selection="as_of"
     )
     assert manifest.model_rule == f"as_of:{day.isoformat()}" and manifest.model_version == "1"
 
 
-def test_concurrent_promotions_exactly_one_wins(world) -> None:
+def test_concurrent_promotions_exactly_one_wins(world, model_name, champion) -> None:
     settings, storage, trained = world
-    candidates = [_gated_version(settings, trained), _gated_version(settings, trained)]
-    before = len(ledger.read_ledger(storage, MODEL))
+    candidates = [
+        _gated_version(settings, trained, model_name),
+        _gated_version(settings, trained, model_name),
+    ]
+    before = len(ledger.read_ledger(storage, model_name))
     barrier = threading.Barrier(2)
     outcomes: dict[str, object] = {}
 
@@ -206,7 +239,7 @@ def test_concurrent_promotions_exactly_one_wins(world) -> None:
         barrier.wait()
         try:
             outcomes[version] = steps.promote(
-                settings, storage, MODEL, version, actor=f"p{version}", at=AT
+                settings, storage, model_name, version, actor=f"p{version}", at=AT
             )
         except RegistryConflictError as exc:
             outcomes[version] = exc
@@ -219,8 +252,8 @@ def test_concurrent_promotions_exactly_one_wins(world) -> None:
     winners = [v for v, o in outcomes.items() if isinstance(o, dict) and o["promoted"]]
     losers = [v for v, o in outcomes.items() if isinstance(o, RegistryConflictError)]
     assert len(winners) == 1 and len(losers) == 1, outcomes
-    assert registry.require(settings.mlflow_tracking_uri, MODEL).version == winners[0]
-    entries = ledger.read_ledger(storage, MODEL)
+    assert registry.require(settings.mlflow_tracking_uri, model_name).version == winners[0]
+    entries = ledger.read_ledger(storage, model_name)
     assert len(entries) == before + 1
     assert (
         entries[-1].to_version == winners[0] and entries[-1].from_version == entries[-2].to_version
@@ -229,12 +262,13 @@ def test_concurrent_promotions_exactly_one_wins(world) -> None:
 
 
 @pytest.mark.fault
-def test_crash_between_ledger_and_alias_is_finished_by_retry(world, monkeypatch) -> None:
+def test_crash_between_ledger_and_alias_is_finished_by_retry(
+    world, model_name, champion, monkeypatch
+) -> None:
     settings, storage, trained = world
     uri = settings.mlflow_tracking_uri
-    champion = registry.require(uri, MODEL).version
-    version = _gated_version(settings, trained)
-    before = len(ledger.read_ledger(storage, MODEL))
+    version = _gated_version(settings, trained, model_name)
+    before = len(ledger.read_ledger(storage, model_name))
     real = registry.promote
 
     def crash(*args, **kwargs):
@@ -242,13 +276,15 @@ def test_crash_between_ledger_and_alias_is_finished_by_retry(world, monkeypatch)
 
     monkeypatch.setattr(registry, "promote", crash)
     with pytest.raises(RegistryError, match="alias was not moved"):
-        steps.promote(settings, storage, MODEL, version, actor="a", at=AT)
-    assert registry.require(uri, MODEL).version == champion
-    assert len(ledger.read_ledger(storage, MODEL)) == before + 1  # the intent is recorded
+        steps.promote(settings, storage, model_name, version, actor="a", at=AT)
+    assert registry.require(uri, model_name).version == champion
+    assert len(ledger.read_ledger(storage, model_name)) == before + 1  # the intent is recorded
     monkeypatch.setattr(registry, "promote", real)
-    assert steps.promote(settings, storage, MODEL, version, actor="a", at=AT)["promoted"] is True
-    assert registry.require(uri, MODEL).version == version
-    assert len(ledger.read_ledger(storage, MODEL)) == before + 1  # exactly once
+    assert (
+        steps.promote(settings, storage, model_name, version, actor="a", at=AT)["promoted"] is True
+    )
+    assert registry.require(uri, model_name).version == version
+    assert len(ledger.read_ledger(storage, model_name)) == before + 1  # exactly once
 
 
 def _free_port() -> int:
@@ -258,21 +294,22 @@ def _free_port() -> int:
 
 
 @pytest.mark.fault
-def test_mlflow_unreachable_during_promotion_then_recovers(world, monkeypatch, tmp_path) -> None:
+def test_mlflow_unreachable_during_promotion_then_recovers(
+    world, model_name, champion, monkeypatch, tmp_path
+) -> None:
     settings, storage, trained = world
-    champion = registry.require(settings.mlflow_tracking_uri, MODEL).version
-    version = _gated_version(settings, trained)
-    before = len(ledger.read_ledger(storage, MODEL))
+    version = _gated_version(settings, trained, model_name)
+    before = len(ledger.read_ledger(storage, model_name))
     port = _free_port()
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     remote = dataclasses.replace(settings, mlflow_tracking_uri=f"http://127.0.0.1:{port}")
     started = time.monotonic()
     with pytest.raises(RegistryError, match=f"MLflow at http://127.0.0.1:{port} failed"):
-        steps.promote(remote, storage, MODEL, version, actor="a", at=AT)
+        steps.promote(remote, storage, model_name, version, actor="a", at=AT)
     assert time.monotonic() - started < 60  # bounded, not hanging
-    assert registry.require(settings.mlflow_tracking_uri, MODEL).version == champion
-    assert len(ledger.read_ledger(storage, MODEL)) == before  # nothing half-done
+    assert registry.require(settings.mlflow_tracking_uri, model_name).version == champion
+    assert len(ledger.read_ledger(storage, model_name)) == before  # nothing half-done
 
     # Recovery: a tracking server comes up on that address over the same store.
     server = subprocess.Popen(
@@ -304,14 +341,14 @@ def test_mlflow_unreachable_during_promotion_then_recovers(world, monkeypatch, t
                 tmp_path / "mlflow.log"
             ).read_text()[-2000:]
             time.sleep(1)
-        first = steps.promote(remote, storage, MODEL, version, actor="a", at=AT)
-        again = steps.promote(remote, storage, MODEL, version, actor="a", at=AT)
+        first = steps.promote(remote, storage, model_name, version, actor="a", at=AT)
+        again = steps.promote(remote, storage, model_name, version, actor="a", at=AT)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     assert first["promoted"] is True and again["promoted"] is False
-    assert registry.require(settings.mlflow_tracking_uri, MODEL).version == version
-    assert len(ledger.read_ledger(storage, MODEL)) == before + 1
+    assert registry.require(settings.mlflow_tracking_uri, model_name).version == version
+    assert len(ledger.read_ledger(storage, model_name)) == before + 1
 
 
 _SCORE_CHILD = """
@@ -327,7 +364,9 @@ steps.score(LocalStorage(settings.storage_url), load_schema("fraud"), dt.date.fr
 
 
 @pytest.mark.fault
-def test_worker_killed_mid_scoring_leaves_no_partial_output(world, tmp_path) -> None:
+def test_worker_killed_mid_scoring_leaves_no_partial_output(
+    world, model_name, champion, tmp_path
+) -> None:
     from mlops_core.extract import write_parquet
     from mlops_core.sample_data import generate_transactions
 
@@ -344,7 +383,7 @@ def test_worker_killed_mid_scoring_leaves_no_partial_output(world, tmp_path) -> 
     scratch = tmp_path / "worker-tmp"
     scratch.mkdir()
     child = subprocess.Popen(
-        [sys.executable, "-c", _SCORE_CHILD, str(settings.data_root), day.isoformat(), MODEL],
+        [sys.executable, "-c", _SCORE_CHILD, str(settings.data_root), day.isoformat(), model_name],
         env={**os.environ, "TMPDIR": str(scratch)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -362,29 +401,42 @@ def test_worker_killed_mid_scoring_leaves_no_partial_output(world, tmp_path) -> 
     assert [k for k in storage.list(lake.scored_prefix(SCHEMA.name, day))] == []
 
     retried = steps.score(
-        storage, SCHEMA, day, settings=settings, model_name=MODEL, batch_rows=50_000
+        storage, SCHEMA, day, settings=settings, model_name=model_name, batch_rows=50_000
     )
     assert retried.rows_in == retried.rows_out == 600_000
     assert storage.exists(out_key) and storage.exists(manifest_key)
     again = steps.score(
-        storage, SCHEMA, day, settings=settings, model_name=MODEL, batch_rows=50_000
+        storage, SCHEMA, day, settings=settings, model_name=model_name, batch_rows=50_000
     )
     assert again.output_sha256 == retried.output_sha256
 
 
-@pytest.mark.fault
-def test_tampered_artifact_is_refused_and_champion_untouched(world) -> None:
+@pytest.fixture
+def tampered_models(world, champion) -> Iterator[list[Path]]:
+    """Every skops model file in the store overwritten with an untrusted object, after the
+    champion was promoted; the originals are put back for the module's other tests."""
     import skops.io
 
-    settings, storage, _ = world
-    uri = settings.mlflow_tracking_uri
-    champion = registry.require(uri, MODEL)
+    settings, _, _ = world
     files = sorted((settings.data_root / "mlflow" / "artifacts").rglob("*.skops"))
     assert files, "no stored skops artifact found"
+    originals = {path: path.read_bytes() for path in files}
     for path in files:
         path.write_bytes(skops.io.dumps(Untrusted()))
+    yield files
+    for path, data in originals.items():
+        path.write_bytes(data)
+
+
+@pytest.mark.fault
+def test_tampered_artifact_is_refused_and_champion_untouched(
+    world, model_name, champion, tampered_models
+) -> None:
+    settings, storage, _ = world
+    uri = settings.mlflow_tracking_uri
+    ref = registry.require(uri, model_name)
     with pytest.raises(RegistryError, match="refusing to load"):
-        registry.load_model(uri, champion)
+        registry.load_model(uri, ref)
     with pytest.raises(RegistryError):
-        steps.score(storage, SCHEMA, END, settings=settings, model_name=MODEL)
-    assert registry.require(uri, MODEL).version == champion.version
+        steps.score(storage, SCHEMA, END, settings=settings, model_name=model_name)
+    assert registry.require(uri, model_name).version == ref.version == champion

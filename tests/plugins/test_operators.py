@@ -173,7 +173,7 @@ def test_mlflow_hook_connection_and_default(tmp_path, monkeypatch) -> None:
 
 
 class _Collector(http.server.BaseHTTPRequestHandler):
-    received: list[dict] = []
+    received: list[dict]  # set per test on a subclass, so no test sees another's requests
 
     def do_POST(self):  # noqa: N802 - http.server API
         self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
@@ -185,7 +185,8 @@ class _Collector(http.server.BaseHTTPRequestHandler):
 
 
 def test_incident_notifier_writes_log_and_webhook(tmp_path, monkeypatch) -> None:
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Collector)
+    collector = type("Collector", (_Collector,), {"received": []})
+    server = http.server.HTTPServer(("127.0.0.1", 0), collector)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("MLOPS_DATA_ROOT", str(tmp_path))
     monkeypatch.setenv("MLOPS_INCIDENT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
@@ -214,7 +215,7 @@ def test_incident_notifier_writes_log_and_webhook(tmp_path, monkeypatch) -> None
     assert incident["runbook_section"] == "data-validation-failed"
     assert incident["quarantine_path"] == "/lake/quarantine/x"
     assert incident["logical_date"] == "2026-11-07T00:00:00+00:00"
-    assert _Collector.received == [incident]
+    assert collector.received == [incident]
 
 
 def test_recommender_scoring_waits_for_history_in_flight(lake_root: LocalStorage) -> None:
