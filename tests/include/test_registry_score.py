@@ -105,10 +105,7 @@ def test_register_gate_promote_then_reject(world) -> None:
     assert (settings.reports_dir / "gates" / MODEL / "v1" / "verdict.md").exists()
 
     # A second version of the same run, gated against the champion with an impossible floor.
-    import mlflow
-
-    registry.client(uri)
-    v2 = str(mlflow.register_model(trained["model_uri"], MODEL).version)
+    v2 = registry.create_version(uri, MODEL, trained["model_uri"], trained["run_id"])
     with pytest.raises(GateRejectedError, match="champion \\(1\\) is unchanged"):
         steps.gate(settings, SCHEMA, MODEL, v2, GateThresholds(min_pr_auc=0.99))
     assert registry.require(uri, MODEL).version == "1"
@@ -162,10 +159,9 @@ def test_steps_score_writes_output_then_manifest(world) -> None:
 
 def _gated_version(settings, trained, thresholds=None) -> str:
     """A new registered version of the trained run with a passing gate verdict."""
-    import mlflow
-
-    registry.client(settings.mlflow_tracking_uri)
-    version = str(mlflow.register_model(trained["model_uri"], MODEL).version)
+    version = registry.create_version(
+        settings.mlflow_tracking_uri, MODEL, trained["model_uri"], trained["run_id"]
+    )
     steps.gate(
         settings,
         SCHEMA,
