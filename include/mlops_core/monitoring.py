@@ -246,32 +246,25 @@ def _history(storage: Storage, model: str) -> list[dict[str, Any]]:
 def _log_to_mlflow(
     settings, model_name, day, report: DriftReport, performance, decision: Decision, out
 ) -> None:
-    import mlflow
-
-    registry.client(settings.mlflow_tracking_uri)
+    mlc = registry.client(settings.mlflow_tracking_uri)
     experiment = registry.ensure_experiment(
         settings.mlflow_tracking_uri, f"{model_name}_monitoring", settings.mlflow_artifact_location
     )
-    with mlflow.start_run(experiment_id=experiment, run_name=f"monitoring-{day.isoformat()}"):
-        mlflow.set_tags(
-            {
-                "day": day.isoformat(),
-                "drift_level": report.level,
-                "retrain": str(decision.retrain),
-                "decision_reason": decision.reason,
-            }
-        )
-        mlflow.log_metrics({f"psi_{f.feature}": f.psi for f in report.features})
-        if report.prediction is not None:
-            mlflow.log_metric("psi_prediction_score", report.prediction.psi)
-        if performance:
-            mlflow.log_metrics(
-                {
-                    "matured_pr_auc": performance["pr_auc"],
-                    "matured_recall_at_fpr": performance["recall_at_fpr"],
-                }
-            )
-        mlflow.log_artifacts(str(out), artifact_path="monitoring")
+    tags = {
+        "day": day.isoformat(),
+        "drift_level": report.level,
+        "retrain": str(decision.retrain),
+        "decision_reason": decision.reason,
+    }
+    metrics = {f"psi_{f.feature}": f.psi for f in report.features}
+    if report.prediction is not None:
+        metrics["psi_prediction_score"] = report.prediction.psi
+    if performance:
+        metrics["matured_pr_auc"] = performance["pr_auc"]
+        metrics["matured_recall_at_fpr"] = performance["recall_at_fpr"]
+    with registry.open_run(mlc, experiment, f"monitoring-{day.isoformat()}", tags) as run_id:
+        registry.log_values(mlc, run_id, metrics=metrics)
+        mlc.log_artifacts(run_id, str(out), artifact_path="monitoring")
 
 
 def _plot(fig) -> str:

@@ -3,6 +3,9 @@
 Aliases, not stages: ``challenger`` marks the newest registered candidate, ``champion`` the
 model that scores. Models are loaded only through skops with the explicit TRUSTED_TYPES list
 below, never with whatever list an artifact declares about itself.
+
+Every call takes the tracking URI and goes through an explicit ``MlflowClient``; nothing here
+sets MLflow's process-global URI, environment variables or active run (see :func:`client`).
 """
 
 from __future__ import annotations
@@ -10,7 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -53,15 +60,109 @@ class PromotionRecord:
 
 
 def client(tracking_uri: str):
-    import mlflow
+    """An ``MlflowClient`` bound to ``tracking_uri`` for both tracking and registry.
+
+    Nothing process-global changes: no ``mlflow.set_tracking_uri``, no ``MLFLOW_TRACKING_URI``
+    in ``os.environ``, no active run. Every function here takes the URI and builds its client,
+    so a Celery worker running tasks for different stores one after the other never mixes
+    them, and nothing falls back to MLflow's default store in the current directory.
+    """
     from mlflow import MlflowClient
 
+    # A constant, the same for every task: it only silences progress bars in task logs.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
     if tracking_uri.startswith("sqlite:///"):
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+@contextmanager
+def open_run(mlc: Any, experiment_id: str, run_name: str, tags: dict[str, str]) -> Iterator[str]:
+    """Create a run through ``mlc`` and yield its id; FINISHED on exit, FAILED on an error.
+
+    The explicit counterpart of ``mlflow.start_run``: the same system tags (user, source,
+    git commit) are resolved, but no run becomes "active" in the process.
+    """
+    from mlflow.entities import RunStatus
+    from mlflow.tracking.context import registry as context_registry
+
+    run = mlc.create_run(experiment_id, run_name=run_name, tags=context_registry.resolve_tags(tags))
+    run_id = run.info.run_id
+    try:
+        yield run_id
+    except BaseException:
+        mlc.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+        raise
+    mlc.set_terminated(run_id)
+
+
+def log_values(
+    mlc: Any,
+    run_id: str,
+    *,
+    params: dict[str, Any] | None = None,
+    metrics: dict[str, float] | None = None,
+    tags: dict[str, str] | None = None,
+) -> None:
+    """Params (as strings, like ``mlflow.log_params``), metrics at step 0 and tags, in one call."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    mlc.log_batch(
+        run_id,
+        metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
+        params=[Param(k, str(v)) for k, v in (params or {}).items()],
+        tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()],
+    )
+
+
+def log_model(mlc: Any, run_id: str, save: Callable[[Path, Any], None]) -> str:
+    """Log a model named ``model`` from run ``run_id`` and return its ``models:/<id>`` URI.
+
+    The explicit counterpart of ``mlflow.<flavor>.log_model`` in MLflow 3: create a
+    LoggedModel linked to the run (with the run's params and metrics, as the fluent API
+    does), let ``save(path, mlflow_model)`` write it with the flavor's ``save_model`` into a
+    temporary directory, upload that directory and mark the model READY (FAILED on error).
+    """
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus, Metric
+    from mlflow.models import Model
+    from mlflow.tracking.context import registry as context_registry
+
+    run = mlc.get_run(run_id)
+    model = mlc.create_logged_model(
+        run.info.experiment_id,
+        name="model",
+        source_run_id=run_id,
+        tags=context_registry.resolve_tags(),
+        params={k: str(v) for k, v in run.data.params.items()},
+    )
+    try:
+        mlc.log_outputs(run_id, [LoggedModelOutput(model.model_id, step=0)])
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(k, v, now, 0, model_id=model.model_id, run_id=run_id)
+            for k, v in run.data.metrics.items()
+        ]
+        if metrics:
+            mlc.log_batch(run_id, metrics=metrics)
+        mlflow_model = Model(
+            artifact_path=model.artifact_location,
+            model_uuid=model.model_id,
+            run_id=run_id,
+            model_id=model.model_id,
+        )
+        with tempfile.TemporaryDirectory(prefix="mlops-logmodel-") as tmp:
+            local = Path(tmp) / "model"
+            save(local, mlflow_model)
+            # save_model may load the model to infer requirements, leaving bytecode behind.
+            for pycache in list(local.rglob("__pycache__")):
+                shutil.rmtree(pycache, ignore_errors=True)
+            mlc.log_model_artifacts(model.model_id, str(local))
+    except BaseException:
+        mlc.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
+        raise
+    mlc.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+    return f"models:/{model.model_id}"
 
 
 def ensure_experiment(tracking_uri: str, name: str, artifact_location: str | None) -> str:
@@ -89,44 +190,65 @@ def log_training_run(
     Returns:
         (run_id, model_uri)
     """
-    import mlflow
+    import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    client(tracking_uri)
+    mlc = client(tracking_uri)
     signature = infer_signature(input_example, pipeline.predict_proba(input_example)[:, 1])
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-        mlflow.log_params(params)
-        mlflow.log_metrics(metrics)
-        mlflow.set_tags(tags)
-        info = mlflow.sklearn.log_model(
+
+    def save(path: Path, mlflow_model: Any) -> None:
+        mlflow.sklearn.save_model(
             pipeline,
-            name="model",
+            str(path),
+            mlflow_model=mlflow_model,
             serialization_format="skops",
             skops_trusted_types=TRUSTED_TYPES,
             signature=signature,
             input_example=input_example.head(5),
         )
+
+    with open_run(mlc, experiment_id, run_name, tags) as run_id:
+        log_values(mlc, run_id, params=params, metrics=metrics)
+        model_uri = log_model(mlc, run_id, save)
         for artifact_path, path in artifacts.items():
-            mlflow.log_artifact(str(path), artifact_path=artifact_path)
-    return run.info.run_id, info.model_uri
+            mlc.log_artifact(run_id, str(path), artifact_path=artifact_path)
+    return run_id, model_uri
+
+
+def create_version(
+    tracking_uri: str,
+    model_name: str,
+    model_uri: str,
+    run_id: str,
+    tags: dict[str, str] | None = None,
+) -> str:
+    """Register ``model_uri`` (a ``models:/<model id>`` from :func:`log_model`) as a new version.
+
+    The source given to the registry is the logged model's artifact location: with a
+    ``models:/<id>`` source, MLflow's SQL registry store looks the model up through the
+    process-global tracking URI, which this module never sets.
+    """
+    mlc = client(tracking_uri)
+    try:
+        mlc.get_registered_model(model_name)
+    except Exception:  # noqa: BLE001 - MLflow raises a generic RestException when absent
+        mlc.create_registered_model(model_name)
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    source = mlc.get_logged_model(model_id).artifact_location if model_id else model_uri
+    mv = mlc.create_model_version(model_name, source, run_id=run_id, tags=tags, model_id=model_id)
+    return str(mv.version)
 
 
 def register_challenger(
     tracking_uri: str, model_name: str, model_uri: str, run_id: str, tags: dict[str, str]
 ) -> ModelRef:
     """Register ``model_uri`` as a new version and point alias ``challenger`` at it."""
-    import mlflow
-
     mlc = client(tracking_uri)
-    try:
-        mlc.get_registered_model(model_name)
-    except Exception:  # noqa: BLE001 - MLflow raises a generic RestException when absent
-        mlc.create_registered_model(model_name)
     existing = mlc.search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
     if existing:  # a retried task must not register the same run twice
         version = str(max(int(v.version) for v in existing))
     else:
-        version = str(mlflow.register_model(model_uri, model_name, tags=tags).version)
+        version = create_version(tracking_uri, model_name, model_uri, run_id, tags)
     mlc.set_registered_model_alias(model_name, CHALLENGER, version)
     return ModelRef(model_name, version, run_id, f"alias:{CHALLENGER}")
 
@@ -151,14 +273,32 @@ def require(tracking_uri: str, model_name: str, alias: str = CHAMPION) -> ModelR
     return ref
 
 
+def download_model(tracking_uri: str, ref: ModelRef, dst: Path) -> Path:
+    """Download a registered version's files into ``dst`` and return their folder.
+
+    The version's storage location is asked of this store's registry and downloaded from
+    there: ``models:/...`` URIs are resolved by MLflow through the process-global registry
+    URI, whatever ``tracking_uri`` is passed alongside.
+    """
+    import mlflow.artifacts
+
+    location = client(tracking_uri).get_model_version_download_uri(ref.name, ref.version)
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=location,
+            dst_path=str(dst),
+            tracking_uri=tracking_uri,
+            registry_uri=tracking_uri,
+        )
+    )
+
+
 def load_model(tracking_uri: str, ref: ModelRef) -> Any:
     """Download a registered version and load it with skops and our explicit trusted types."""
-    import mlflow
     import skops.io
 
-    client(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=ref.uri, dst_path=tmp))
+        local = download_model(tracking_uri, ref, Path(tmp))
         files = sorted(local.rglob("*.skops"))
         if not files:
             raise RegistryError(f"{ref.uri} has no skops model file; refusing to load it")
@@ -172,12 +312,8 @@ def load_model(tracking_uri: str, ref: ModelRef) -> Any:
 
 
 def download_run_artifact(tracking_uri: str, run_id: str, path: str, dst: Path) -> Path:
-    import mlflow
-
-    client(tracking_uri)
-    return Path(
-        mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=path, dst_path=str(dst))
-    )
+    dst.mkdir(parents=True, exist_ok=True)
+    return Path(client(tracking_uri).download_artifacts(run_id, path, dst_path=str(dst)))
 
 
 def log_run_text(tracking_uri: str, run_id: str, text: str, artifact_file: str) -> None:

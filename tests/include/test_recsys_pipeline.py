@@ -83,16 +83,17 @@ def trained(tmp_path_factory):
     return settings, storage, result, ref, verdict
 
 
-def test_trained_model_beats_popularity_and_is_champion(trained):
+def test_trained_model_beats_popularity_and_is_champion(trained, tmp_path):
     settings, _, result, ref, verdict = trained
     assert verdict.passed
     assert result["metrics"]["recall_at_k"] > 1.1 * result["metrics"]["popularity_recall_at_k"]
     champion = registry.require(settings.mlflow_tracking_uri, MODEL)
     assert champion.version == ref["version"]
     # The logged pyfunc model answers for known and unknown users.
-    import mlflow
+    import mlflow.pyfunc
 
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    local = registry.download_model(settings.mlflow_tracking_uri, champion, tmp_path / "model")
+    model = mlflow.pyfunc.load_model(str(local))
     out = model.predict(pd.DataFrame({"user_id": ["u0000001", "nobody"]}), params={"k": 5})
     assert out.groupby("user_id")["rank"].max().to_dict() == {"nobody": 5, "u0000001": 5}
     assert set(out.loc[out.user_id == "nobody", "source"]) == {"popularity"}

@@ -131,10 +131,7 @@ def test_register_gate_promote_then_reject(world, model_name) -> None:
     assert (settings.reports_dir / "gates" / model_name / "v1" / "verdict.md").exists()
 
     # A second version of the same run, gated against the champion with an impossible floor.
-    import mlflow
-
-    registry.client(uri)
-    v2 = str(mlflow.register_model(trained["model_uri"], model_name).version)
+    v2 = registry.create_version(uri, model_name, trained["model_uri"], trained["run_id"])
     with pytest.raises(GateRejectedError, match="champion \\(1\\) is unchanged"):
         steps.gate(settings, SCHEMA, model_name, v2, GateThresholds(min_pr_auc=0.99))
     assert registry.require(uri, model_name).version == "1"
@@ -192,10 +189,9 @@ def test_steps_score_writes_output_then_manifest(world, model_name, champion) ->
 
 def _gated_version(settings, trained, model_name, thresholds=None) -> str:
     """A new version of ``model_name`` from the trained run, with a passing gate verdict."""
-    import mlflow
-
-    registry.client(settings.mlflow_tracking_uri)
-    version = str(mlflow.register_model(trained["model_uri"], model_name).version)
+    version = registry.create_version(
+        settings.mlflow_tracking_uri, model_name, trained["model_uri"], trained["run_id"]
+    )
     steps.gate(
         settings,
         SCHEMA,

@@ -1,7 +1,7 @@
 """MLflow "model from code" for the recommender: logged by path, so loading it unpickles
-nothing. ``mlflow.pyfunc.load_model(uri).predict(frame_with_user_id, params={"k": 20})``
-returns user_id, rank, item_id, score, source (``model``, or ``popularity`` for users the
-model has never seen)."""
+nothing. ``mlflow.pyfunc.load_model(path).predict(frame_with_user_id, params={"k": 20})``,
+with ``path`` from ``registry.download_model``, returns user_id, rank, item_id, score, source
+(``model``, or ``popularity`` for users the model has never seen)."""
 
 from __future__ import annotations
 

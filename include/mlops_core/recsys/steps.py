@@ -199,39 +199,38 @@ def log_recommender_run(
     eval_dir: Path,
 ) -> tuple[str, str]:
     """Log the pyfunc top-K model (factors and id maps as artifacts) and evaluation data."""
-    import mlflow
+    import mlflow.pyfunc
     from mlflow.models import infer_signature
 
-    registry.client(tracking_uri)
     from mlops_core.recsys import pyfunc_model
 
+    mlc = registry.client(tracking_uri)
     example = pd.DataFrame({"user_id": example_users})
     output = recommend_known(FactorModel.load(model_dir), example_users, 10)
     signature = infer_signature(example, output, params={"k": 10})
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-        mlflow.log_params(params)
-        mlflow.log_metrics(metrics)
-        mlflow.set_tags(tags)
-        info = mlflow.pyfunc.log_model(
-            name="model",
+
+    def save(path: Path, mlflow_model: Any) -> None:
+        mlflow.pyfunc.save_model(
+            str(path),
+            mlflow_model=mlflow_model,
             # Models from code: the class is loaded from this file, nothing is pickled.
             python_model=pyfunc_model.__file__,
             artifacts={"model_dir": str(model_dir)},
             signature=signature,
             input_example=example,
         )
-        mlflow.log_artifacts(str(eval_dir), artifact_path="evaluation")
-    return run.info.run_id, info.model_uri
+
+    with registry.open_run(mlc, experiment_id, run_name, tags) as run_id:
+        registry.log_values(mlc, run_id, params=params, metrics=metrics)
+        model_uri = registry.log_model(mlc, run_id, save)
+        mlc.log_artifacts(run_id, str(eval_dir), artifact_path="evaluation")
+    return run_id, model_uri
 
 
 def load_factor_model(tracking_uri: str, ref: registry.ModelRef) -> FactorModel:
     """Download a registered version's arrays (no unpickling) and load them."""
-    import mlflow
-
-    registry.client(tracking_uri)
     with tempfile.TemporaryDirectory(prefix="mlops-recmodel-") as tmp:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=ref.uri, dst_path=tmp)
-        return FactorModel.load(Path(local))
+        return FactorModel.load(registry.download_model(tracking_uri, ref, Path(tmp)))
 
 
 def gate(
