@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import scipy.sparse as sp
 
 from mlops_core import lake, registry
 from mlops_core.config import Settings
@@ -309,9 +310,11 @@ def score(
 
     Users: everyone the model was trained on plus everyone with interactions in the
     ``history_days`` validated partitions up to ``day``. Their vectors are folded in from
-    that history; users without any history in the window get the most popular unseen
-    items, marked ``source=popularity``. Written chunk by chunk to a temp file, uploaded,
-    manifest last; the same inputs and model give the same bytes.
+    their training interactions plus that recent history, and items from either are never
+    recommended. Only users with no interaction on the model's items (new users whose
+    recent items are all new too) get the most popular items, marked ``source=popularity``.
+    Written chunk by chunk to a temp file, uploaded, manifest last; the same inputs and
+    model give the same bytes.
     """
     from mlops_core.steps import replace_output, select_model
 
@@ -325,10 +328,13 @@ def score(
     model = load_factor_model(settings.mlflow_tracking_uri, ref)
     history, partitions = load_window(storage, schema, day, history_days)
     users = pd.Index(np.union1d(np.asarray(model.user_ids, dtype=str), history["user_id"].unique()))
-    items = model.item_index
-    matrix = interaction_matrix(history, users, items)
+    recent = interaction_matrix(history, users, model.item_index)
     del history
-    has_history = np.diff(matrix.indptr) > 0
+    trained = model.training_rows(users)
+    # Vectors fold in both; a pair in both counts once (the windows overlap by design).
+    matrix = sp.csr_matrix(recent.maximum(trained))
+    seen = _union_pattern(recent, trained)
+    has_history = np.diff(seen.indptr) > 0
     out_key = lake.scored_prefix(schema.name, day, zone) + OUTPUT_FILE
     user_ids = users.to_numpy(dtype=object)
     item_ids = np.asarray(model.item_ids, dtype=object)
@@ -338,11 +344,11 @@ def score(
         with pq.ParquetWriter(path, OUTPUT_SCHEMA, compression="zstd") as writer:
             for start in range(0, len(users), users_per_chunk):
                 end = min(len(users), start + users_per_chunk)
-                seen = matrix[start:end]
-                idx, val = topk(model.fold_in(seen), model.item_factors, seen, k)
+                block = seen[start:end]
+                idx, val = topk(model.fold_in(matrix[start:end]), model.item_factors, block, k)
                 fallback = ~has_history[start:end]
                 if fallback.any():
-                    pidx, pval = popularity_topk(model.popularity, seen[fallback], k)
+                    pidx, pval = popularity_topk(model.popularity, block[fallback], k)
                     idx[fallback], val[fallback] = pidx, pval
                 table = _chunk_table(
                     user_ids[start:end], idx, val, fallback, item_ids, ref.version, k
@@ -381,6 +387,16 @@ def score(
         registry.dumps(manifest.to_dict()).encode(),
     )
     return manifest
+
+
+def _union_pattern(a: sp.csr_matrix, b: sp.csr_matrix) -> sp.csr_matrix:
+    """Non-zero wherever ``a`` or ``b`` stores an entry (a rating of 0 is an interaction)."""
+    ones = [
+        sp.csr_matrix((np.ones_like(m.data), m.indices, m.indptr), shape=m.shape) for m in (a, b)
+    ]
+    union = sp.csr_matrix(ones[0] + ones[1])
+    union.sort_indices()
+    return union
 
 
 def _chunk_table(
