@@ -12,7 +12,7 @@ import pytest
 from mlops_core import lake, registry, steps
 from mlops_core.config import Settings
 from mlops_core.errors import GateRejectedError
-from mlops_core.evaluate import PROMOTE, REJECT
+from mlops_core.evaluate import INSUFFICIENT, PROMOTE, REJECT
 from mlops_core.recsys import steps as rec_steps
 from mlops_core.recsys.evaluate import RecGateThresholds, evaluate_rec_gate, ranking_metrics
 from mlops_core.recsys.model import RecTrainParams
@@ -52,7 +52,7 @@ def _m(recall, ndcg, coverage=0.5, users=500):
         (_m(0.105, 0.18), None, REJECT, "recall_at_k 0.1050 does not beat popularity"),
         (_m(0.20, 0.18), _m(0.25, 0.18), REJECT, "0.0500 below the champion's"),
         (_m(0.20, 0.18), _m(0.205, 0.185), PROMOTE, "within tolerance"),
-        (_m(0.20, 0.18, users=10), None, REJECT, "only 10 users"),
+        (_m(0.20, 0.18, users=10), None, INSUFFICIENT, "not enough evaluated users: 10 of 50"),
     ],
 )
 def test_gate_decisions(challenger, champion, decision, needle):

@@ -8,6 +8,7 @@ only; 20 of 60 steady users rate on each day. Built here, deterministic, no down
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -15,9 +16,10 @@ import pytest
 
 from mlops_core import registry, steps
 from mlops_core.config import Settings
+from mlops_core.errors import GateRejectedError
 from mlops_core.recsys import steps as rec_steps
 from mlops_core.recsys.data import land_interactions
-from mlops_core.recsys.evaluate import RecGateThresholds
+from mlops_core.recsys.evaluate import RecGateThresholds, evaluate_rec_gate
 from mlops_core.recsys.model import RecTrainParams
 from mlops_core.schema import load_schema
 from mlops_core.storage import LocalStorage
@@ -27,6 +29,7 @@ END = dt.date(2026, 11, 28)
 WINDOW = 28
 N_USERS, N_ITEMS, N_CLUSTERS, EARLY_USERS = 300, 600, 10, 240
 MODEL = "rec_sparse_model"
+INSUFFICIENT = "insufficient"  # the gate's verdict when too few users could be evaluated
 
 
 def sparse_ratings(seed: int = 7) -> pd.DataFrame:
@@ -92,6 +95,13 @@ def test_sparse_data_leaves_too_few_users_in_three_holdout_days():
     assert recent["user_id"].nunique() < RecGateThresholds().min_users_evaluated
 
 
+def test_holdout_extends_until_the_gate_has_enough_evaluated_users(trained):
+    *_, result, _ = trained
+    assert result["metrics"]["users_evaluated"] >= RecGateThresholds().min_users_evaluated
+    assert result["holdout_days"] > RecTrainParams().holdout_days
+    assert result["holdout_days"] <= RecTrainParams().max_holdout_days
+
+
 def test_known_users_get_model_recommendations_that_exclude_training_items(trained):
     settings, storage, frame, _, ref = trained
     history_days = 7
@@ -124,6 +134,33 @@ def test_known_users_get_model_recommendations_that_exclude_training_items(train
     assert manifest.users_popularity == 0
     assert manifest.users_model == manifest.users
     assert out.groupby("user_id").size().eq(10).all()
+
+
+def test_gate_names_missing_evaluated_users_and_keeps_the_champion(trained):
+    settings, storage, *_, ref = trained
+    thresholds = RecGateThresholds(min_users_evaluated=N_USERS + 1)
+    with pytest.raises(GateRejectedError, match=r"not enough evaluated users: \d+ of 301 needed"):
+        rec_steps.gate(settings, MODEL, ref["version"], thresholds)
+    verdict = json.loads(
+        (settings.reports_dir / "gates" / MODEL / f"v{ref['version']}" / "verdict.json").read_text()
+    )
+    assert verdict["decision"] == INSUFFICIENT
+    md = (settings.reports_dir / "gates" / MODEL / f"v{ref['version']}" / "verdict.md").read_text()
+    assert "not enough evaluated users" in md
+    with pytest.raises(GateRejectedError, match="no passing gate verdict"):
+        steps.promote(
+            settings, storage, MODEL, ref["version"], actor="t", at=dt.datetime.now(dt.UTC)
+        )
+    assert registry.resolve(settings.mlflow_tracking_uri, MODEL) is None
+
+
+def test_gate_verdict_for_too_few_users_is_its_own_outcome():
+    metrics = {"recall_at_k": 0.2, "ndcg_at_k": 0.18, "coverage": 0.5, "users_evaluated": 10}
+    popularity = {**metrics, "recall_at_k": 0.1, "ndcg_at_k": 0.09}
+    verdict = evaluate_rec_gate(metrics, popularity, None, RecGateThresholds())
+    assert verdict.decision == INSUFFICIENT and not verdict.passed
+    assert verdict.reasons[0].startswith("not enough evaluated users: 10 of 50 needed")
+    assert "40 more" in verdict.reasons[0]
 
 
 def test_only_users_without_any_known_history_fall_back_to_popularity(trained):

@@ -31,7 +31,9 @@ class RecTrainParams:
     """Hyperparameters and the evaluation split of the recommender."""
 
     window_days: int = 28
-    holdout_days: int = 3
+    holdout_days: int = 3  # the shortest holdout; extended up to max_holdout_days when the
+    max_holdout_days: int = 14  # newest days hold fewer than min_users_evaluated users
+    min_users_evaluated: int = 50
     factors: int = 32
     k: int = 10
     seed: int = 0

@@ -26,6 +26,7 @@ from mlops_core.recsys.data import generate_interactions
 from mlops_core.recsys.evaluate import (
     EvalSet,
     RecGateThresholds,
+    choose_holdout,
     evaluate_model,
     evaluate_popularity,
     evaluate_rec_gate,
@@ -123,13 +124,24 @@ def train(
     """Fit PureSVD on the window before the holdout days, evaluate it and the popularity
     baseline on the holdout, and log model + evaluation data to MLflow.
 
+    The holdout is the newest ``holdout_days``, extended backwards by whole days (up to
+    ``max_holdout_days``, leaving at least one day of history) until ``min_users_evaluated``
+    users can be evaluated; when even that is short, the gate says so.
+
     The registered model is the evaluated one (trained before the cutoff), so the gate's
     numbers describe exactly what would be promoted.
     """
     from mlops_core.steps import code_version, lock_hash
 
     frame, partitions = load_window(storage, schema, day, params.window_days)
-    history, holdout, cutoff = time_split(frame, day, params.holdout_days)
+    holdout_days, holdout_users = choose_holdout(
+        frame,
+        day,
+        min_days=params.holdout_days,
+        max_days=min(params.max_holdout_days, params.window_days - 1),
+        min_users=params.min_users_evaluated,
+    )
+    history, holdout, cutoff = time_split(frame, day, holdout_days)
     if history.empty or holdout.empty:
         raise TrainingError(
             f"the {params.window_days}-day window up to {day} has {len(history)} interactions "
@@ -141,7 +153,13 @@ def train(
     metrics = evaluate_model(model, data, params.k)
     baseline = evaluate_popularity(data, params.k)
     metrics.update({f"popularity_{k}": v for k, v in baseline.items() if k != "users_evaluated"})
-    model.meta.update({"cutoff": cutoff.isoformat(), "trained_through": day.isoformat()})
+    model.meta.update(
+        {
+            "cutoff": cutoff.isoformat(),
+            "trained_through": day.isoformat(),
+            "holdout_days_used": holdout_days,
+        }
+    )
     tags = {
         "data_partitions": ",".join(sorted(partitions)),
         "data_fingerprint": _fingerprint(partitions),
@@ -173,12 +191,21 @@ def train(
                 "items": len(model.item_ids),
                 "train_interactions": len(history),
                 "cutoff": cutoff.isoformat(),
+                "holdout_days_used": holdout_days,
+                "holdout_users": holdout_users,
             },
             metrics=metrics,
             tags=tags,
             eval_dir=eval_dir,
         )
-    return {"run_id": run_id, "model_uri": model_uri, "metrics": metrics, "tags": tags}
+    return {
+        "run_id": run_id,
+        "model_uri": model_uri,
+        "metrics": metrics,
+        "tags": tags,
+        "holdout_days": holdout_days,
+        "cutoff": cutoff.isoformat(),
+    }
 
 
 def _fingerprint(partitions: dict[str, str]) -> str:
