@@ -19,7 +19,12 @@ from mlops_core.config import Settings
 from mlops_core.errors import GateRejectedError
 from mlops_core.recsys import steps as rec_steps
 from mlops_core.recsys.data import land_interactions
-from mlops_core.recsys.evaluate import RecGateThresholds, evaluate_rec_gate
+from mlops_core.recsys.evaluate import (
+    EvalSet,
+    RecGateThresholds,
+    choose_holdout,
+    evaluate_rec_gate,
+)
 from mlops_core.recsys.model import RecTrainParams
 from mlops_core.schema import load_schema
 from mlops_core.storage import LocalStorage
@@ -203,3 +208,16 @@ def test_only_users_without_any_known_history_fall_back_to_popularity(trained):
     late = day_frame[day_frame["user_id"].str.startswith("late")]
     pairs = set(zip(out["user_id"], out["item_id"], strict=True))
     assert not pairs & set(zip(late["user_id"], late["item_id"], strict=True))
+
+
+def test_holdout_choice_counts_exactly_the_users_the_gate_evaluates():
+    frame = sparse_ratings()
+    for days in (1, 3, 5, 9):
+        history, holdout, _ = rec_steps.time_split(frame, END, days)
+        expected = len(EvalSet.build(history, holdout).users)
+        chosen = choose_holdout(frame, END, min_days=days, max_days=days, min_users=10**6)
+        assert chosen == (days, expected)
+    days, users = choose_holdout(frame, END, min_days=3, max_days=14, min_users=50)
+    assert users >= 50 and days > 3
+    # Short of the floor even at the cap: the length that evaluates the most users.
+    assert choose_holdout(frame, END, min_days=3, max_days=5, min_users=10**6)[0] <= 5
