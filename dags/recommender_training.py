@@ -11,11 +11,14 @@ top-K items, factors and id maps as artifacts) -> register (alias `challenger`) 
 gate -> promote (alias `champion`, emits Asset `recommender_model_champion`, which triggers
 `recommender_scoring`).
 
-Evaluation holds out the last `holdout_days` of the window: recall@K, NDCG@K and catalogue
-coverage of the challenger, the popularity baseline and the current champion, on the same
-users and history. The gate requires beating popularity by `min_lift_over_popularity`
-(relative) on recall@K and NDCG@K and not falling more than `max_regression` below the
-champion. A rejection fails `evaluation_gate` without retries; the champion is unchanged.
+Evaluation holds out the last `holdout_days` of the window, extended backwards by whole days
+(up to `max_holdout_days`) until `min_users_evaluated` users have history and new items in it:
+recall@K, NDCG@K and catalogue coverage of the challenger, the popularity baseline and the
+current champion, on the same users and history. The gate requires beating popularity by
+`min_lift_over_popularity` (relative) on recall@K and NDCG@K and not falling more than
+`max_regression` below the champion. A rejection fails `evaluation_gate` without retries; so
+does a verdict of `insufficient` ("not enough evaluated users: N of M needed"). Either way the
+champion is unchanged.
 """
 
 from __future__ import annotations
@@ -65,7 +68,24 @@ with DAG(
         ),
         "window_days": Param(28, type="integer", minimum=2, maximum=365),
         "holdout_days": Param(
-            3, type="integer", minimum=1, maximum=30, description="Newest days held out."
+            3,
+            type="integer",
+            minimum=1,
+            maximum=30,
+            description="Newest days held out (at least; extended when too few users).",
+        ),
+        "max_holdout_days": Param(
+            14,
+            type="integer",
+            minimum=1,
+            maximum=60,
+            description="Longest holdout when extending it to reach min_users_evaluated.",
+        ),
+        "min_users_evaluated": Param(
+            50,
+            type="integer",
+            minimum=1,
+            description="Gate: evaluated users needed to decide (fewer: verdict insufficient).",
         ),
         "factors": Param(32, type="integer", minimum=2, maximum=512),
         "k": Param(10, type="integer", minimum=1, maximum=200, description="K of recall/NDCG@K."),
@@ -109,6 +129,8 @@ with DAG(
         window_days="{{ params.window_days }}",
         train_params={
             "holdout_days": "{{ params.holdout_days }}",
+            "max_holdout_days": "{{ params.max_holdout_days }}",
+            "min_users_evaluated": "{{ params.min_users_evaluated }}",
             "factors": "{{ params.factors }}",
             "k": "{{ params.k }}",
         },
@@ -129,6 +151,7 @@ with DAG(
             "k": "{{ params.k }}",
             "min_lift_over_popularity": "{{ params.min_lift_over_popularity }}",
             "max_regression": "{{ params.max_regression }}",
+            "min_users_evaluated": "{{ params.min_users_evaluated }}",
         },
         retries=0,
     )

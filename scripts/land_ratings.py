@@ -4,8 +4,9 @@ any ``user item rating timestamp`` file) into the lake as daily interaction part
     .venv/bin/python scripts/land_ratings.py path/to/ratings.dat [--schema interactions]
 
 Separator and header are detected; each UTC day becomes
-``landing/<dataset>/dt=YYYY-MM-DD/part-000.parquet`` plus ``_SUCCESS``. Then trigger
-``recommender_training`` with ``day`` = the last landed day. Ratings must fit the schema's
+``landing/<dataset>/dt=YYYY-MM-DD/part-000.parquet`` plus ``_SUCCESS``. Header names may
+carry a type suffix (``user_id:token``, ``rating:float``, as in benchmark ``.inter`` files).
+Then trigger ``recommender_training`` with ``day`` = the last landed day. Ratings must fit the schema's
 range (0..5 in the bundled schema; pass your own schema JSON for other scales).
 """
 

@@ -10,6 +10,8 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 PROMOTE, REJECT = "promote", "reject"
+# Too few cases were evaluated to decide either way; like a rejection, nothing is promoted.
+INSUFFICIENT = "insufficient"
 
 
 def classification_metrics(

@@ -29,7 +29,13 @@ from mlops_core.errors import (
     RegistryError,
     ScoringInputError,
 )
-from mlops_core.evaluate import GateThresholds, GateVerdict, classification_metrics, evaluate_gate
+from mlops_core.evaluate import (
+    REJECT,
+    GateThresholds,
+    GateVerdict,
+    classification_metrics,
+    evaluate_gate,
+)
 from mlops_core.extract import ExtractResult, list_landing
 from mlops_core.sample_data import generate_transactions
 from mlops_core.schema import DatasetSchema
@@ -349,8 +355,9 @@ def record_gate_verdict(
         },
     )
     if not verdict.passed:
+        outcome = "rejected" if verdict.decision == REJECT else f"held back ({verdict.decision})"
         raise GateRejectedError(
-            f"evaluation gate rejected {model_name} version {challenger.version}:\n  "
+            f"evaluation gate {outcome} {model_name} version {challenger.version}:\n  "
             + "\n  ".join(verdict.reasons)
             + f"\nVerdict: {out / 'verdict.md'}. The champion "
             f"({verdict.champion_version or 'none'}) is unchanged."

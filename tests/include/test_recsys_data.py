@@ -211,3 +211,46 @@ def test_sample_landing_step_lands_a_validatable_day(env):
     assert steps.validate(
         storage, SCHEMA, DAY, settings=settings, batch_id="b", with_label=False
     ).success
+
+
+def test_ratings_loader_strips_type_suffixes_from_header_names(tmp_path):
+    # Atomic files of public recommender benchmarks: ``name:type`` header, tab-separated.
+    path = tmp_path / "ml-100k.inter"
+    path.write_text(
+        "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+        "196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n"
+    )
+    frame = read_ratings_file(path)
+    assert frame["user_id"].tolist() == ["196", "186", "22"]
+    assert frame["item_id"].tolist() == ["242", "302", "377"]
+    assert frame["rating"].tolist() == [3.0, 3.0, 1.0]
+    assert frame["timestamp"].iloc[0] == pd.Timestamp(881250949, unit="s", tz="UTC")
+
+
+def test_ratings_loader_refuses_unknown_typed_header(tmp_path):
+    path = tmp_path / "other.inter"
+    path.write_text("session:token\tproduct:token\tprice:float\tcount:float\n1\t2\t3.5\t4\n")
+    with pytest.raises(CorruptInputError, match=r"no column for \['user_id'"):
+        read_ratings_file(path)
+
+
+def test_land_ratings_script_lands_a_typed_header_file(tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "land_ratings.py"
+    spec = importlib.util.spec_from_file_location("land_ratings", script)
+    land_ratings = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(land_ratings)
+    path = tmp_path / "ratings.inter"
+    path.write_text(
+        "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+        "196\t242\t3\t881250949\n186\t302\t3\t891717742\n"
+    )
+    monkeypatch.setenv("MLOPS_DATA_ROOT", str(tmp_path / "lake"))
+    monkeypatch.delenv("MLOPS_STORAGE_URL", raising=False)
+    assert land_ratings.main([str(path)]) == 0
+    settings = Settings.from_env({"MLOPS_DATA_ROOT": str(tmp_path / "lake")})
+    storage = LocalStorage(settings.storage_url)
+    day = pd.Timestamp(881250949, unit="s", tz="UTC").date()
+    assert storage.exists(lake.landing_prefix(SCHEMA.name, day) + lake.SUCCESS_MARKER)

@@ -12,7 +12,7 @@ import pytest
 from mlops_core import lake, registry, steps
 from mlops_core.config import Settings
 from mlops_core.errors import GateRejectedError
-from mlops_core.evaluate import PROMOTE, REJECT
+from mlops_core.evaluate import INSUFFICIENT, PROMOTE, REJECT
 from mlops_core.recsys import steps as rec_steps
 from mlops_core.recsys.evaluate import RecGateThresholds, evaluate_rec_gate, ranking_metrics
 from mlops_core.recsys.model import RecTrainParams
@@ -52,7 +52,7 @@ def _m(recall, ndcg, coverage=0.5, users=500):
         (_m(0.105, 0.18), None, REJECT, "recall_at_k 0.1050 does not beat popularity"),
         (_m(0.20, 0.18), _m(0.25, 0.18), REJECT, "0.0500 below the champion's"),
         (_m(0.20, 0.18), _m(0.205, 0.185), PROMOTE, "within tolerance"),
-        (_m(0.20, 0.18, users=10), None, REJECT, "only 10 users"),
+        (_m(0.20, 0.18, users=10), None, INSUFFICIENT, "not enough evaluated users: 10 of 50"),
     ],
 )
 def test_gate_decisions(challenger, champion, decision, needle):
@@ -105,15 +105,23 @@ def test_top_k_for_every_user_excludes_seen_and_reruns_identically(trained):
         storage, SCHEMA, END, settings=settings, model_name=MODEL, k=10, history_days=2
     )
     out = pd.read_parquet(storage.root / manifest.output_key)
+    model = rec_steps.load_factor_model(
+        settings.mlflow_tracking_uri, registry.require(settings.mlflow_tracking_uri, MODEL)
+    )
     assert manifest.rows_out == len(out)
     assert out["user_id"].nunique() == manifest.users
-    assert manifest.users_popularity > 0 and manifest.users_model > 0
-    # Seen items (the 2-day history) are never recommended to model-scored users.
+    # Users the model was trained on are scored by it, active in the 2 days or not.
+    assert manifest.users_model >= len(model.user_ids)
+    assert manifest.users_model + manifest.users_popularity == manifest.users
+    # Seen items (training interactions and the 2-day history) are never recommended.
     history = pd.concat(
         pd.read_parquet(storage.root / lake.working_data_key(SCHEMA.name, d))
         for d in steps.window_days(END, 2)
     )
     seen = set(zip(history["user_id"], history["item_id"], strict=True))
+    rows, cols = model.seen.nonzero()
+    users, items = np.asarray(model.user_ids), np.asarray(model.item_ids)
+    seen |= set(zip(users[rows], items[cols], strict=True))
     pairs = set(zip(out["user_id"], out["item_id"], strict=True))
     assert not (seen & pairs)
     # Ranks 1..K, scores non-increasing within a user.
@@ -121,10 +129,10 @@ def test_top_k_for_every_user_excludes_seen_and_reruns_identically(trained):
         out.groupby("user_id")["rank"].apply(lambda r: list(r) == list(range(1, len(r) + 1))).all()
     )
     assert (out.groupby("user_id")["score"].diff().dropna() <= 1e-6).all()
-    # Users without history in the window are marked and get the same popular items.
+    # Users without any history on the model's items are marked and get the same items.
     fallback = out[out["source"] == "popularity"]
     assert fallback["user_id"].nunique() == manifest.users_popularity
-    assert fallback.groupby("user_id")["item_id"].apply(tuple).nunique() == 1
+    assert fallback.groupby("user_id")["item_id"].apply(tuple).nunique() <= 1
     assert set(out["model_version"]) == {manifest.model_version}
     again = rec_steps.score(
         storage, SCHEMA, END, settings=settings, model_name=MODEL, k=10, history_days=2

@@ -145,7 +145,8 @@ def read_ratings_file(
     """Read a ``user item rating timestamp`` file into the interactions columns.
 
     Separators ``::``, tab, comma, semicolon or whitespace are detected from the first line;
-    so is a header (its names are mapped: ``userId``, ``movieId``, ...). Without a header the
+    so is a header (its names are mapped: ``userId``, ``movieId``, ...; a ``:type`` suffix
+    as in ``user_id:token`` is ignored). Without a header the
     columns are positional. Timestamps may be Unix seconds (or milliseconds) or ISO 8601.
 
     Raises:
@@ -175,7 +176,7 @@ def read_ratings_file(
     if header:
         rename = {}
         for col in frame.columns:
-            key = str(col).strip().lower()
+            key = header_name(col)
             for target, names in _HEADER_NAMES.items():
                 if key in names and target not in rename.values():
                     rename[col] = target
@@ -185,12 +186,27 @@ def read_ratings_file(
     missing = [c for c in ("user_id", "item_id", "rating", "timestamp") if c not in frame.columns]
     if missing:
         raise CorruptInputError(
-            f"ratings file {path} has no column for {missing} (columns: {list(frame.columns)})"
+            f"ratings file {path} has no column for {missing} (columns: {list(frame.columns)}); "
+            "name them in the header (accepted: "
+            + "; ".join(f"{t}: {', '.join(sorted(n))}" for t, n in _HEADER_NAMES.items())
+            + "), with or without a ':type' suffix, or give a headerless file in the order "
+            "user item rating timestamp"
         )
     out = frame[["user_id", "item_id", "rating", "timestamp"]].copy()
     out["rating"] = pd.to_numeric(out["rating"], errors="coerce")
     out["timestamp"] = parse_timestamps(out["timestamp"])
     return out
+
+
+def header_name(column: object) -> str:
+    """A header cell as a lookup key: trimmed, lower case, without a ``:type`` suffix.
+
+    Atomic files of public recommender benchmarks type their columns in the header
+    (``user_id:token``, ``rating:float``); the suffix says nothing about the column's role.
+    """
+    key = str(column).strip().strip('"').lower()
+    name, colon, _ = key.rpartition(":")
+    return name if colon and name else key
 
 
 def _is_number(value: str) -> bool:

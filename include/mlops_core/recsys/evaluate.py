@@ -9,13 +9,20 @@ compared on the same users, the same history and the same relevant items.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from mlops_core.evaluate import PROMOTE, REJECT, GateVerdict, champion_regression
+from mlops_core.evaluate import (
+    INSUFFICIENT,
+    PROMOTE,
+    REJECT,
+    GateVerdict,
+    champion_regression,
+)
 from mlops_core.recsys.model import FactorModel, interaction_matrix, popularity_topk
 from mlops_core.recsys.topk import topk
 
@@ -37,6 +44,33 @@ class EvalSet:
                 relevant.setdefault(user, set()).add(item)
         users = pd.Index(sorted(relevant))
         return cls(users, history, relevant, int(history["item_id"].nunique()))
+
+
+def choose_holdout(
+    frame: pd.DataFrame, end_day: dt.date, *, min_days: int, max_days: int, min_users: int
+) -> tuple[int, int]:
+    """How many whole days ending at ``end_day`` to hold out, and how many users that evaluates.
+
+    Starts at ``min_days`` and extends the holdout backwards one day at a time, up to
+    ``max_days``, until at least ``min_users`` users would be evaluated (``EvalSet``'s users:
+    history before the cutoff and an item in the holdout they had not interacted with
+    before). On sparse data the newest few days hold too few such users for the gate. If no
+    length reaches ``min_users``, the one evaluating the most users (the shortest of equals).
+    """
+    first_of_user = frame.groupby("user_id")["timestamp"].min()
+    # A user has a relevant item at cutoff c iff some (user, item) pair first occurs at or
+    # after c; so they are evaluated iff first_of_user < c <= the latest such first occurrence.
+    last_new = frame.groupby(["user_id", "item_id"])["timestamp"].min().groupby(level=0).max()
+    first = first_of_user.reindex(last_new.index)
+    best = (min_days, -1)
+    for days in range(min_days, max(min_days, max_days) + 1):
+        cutoff = pd.Timestamp(end_day - dt.timedelta(days=days - 1), tz="UTC")
+        users = int(((first < cutoff) & (last_new >= cutoff)).sum())
+        if users >= min_users:
+            return days, users
+        if users > best[1]:
+            best = (days, users)
+    return best
 
 
 def ranking_metrics(
@@ -90,7 +124,8 @@ def evaluate_popularity(data: EvalSet, k: int) -> dict[str, float]:
 @dataclass(frozen=True)
 class RecGateThresholds:
     """The challenger must beat popularity by a relative margin on recall@K and NDCG@K, and
-    may not fall more than ``max_regression`` (absolute) below the champion on either."""
+    may not fall more than ``max_regression`` (absolute) below the champion on either. With
+    fewer than ``min_users_evaluated`` evaluated users the verdict is ``insufficient``."""
 
     k: int = 10
     min_lift_over_popularity: float = 0.10
@@ -111,11 +146,14 @@ def evaluate_rec_gate(
     reasons: list[str] = []
     ok = True
     n = int(challenger.get("users_evaluated", 0))
-    if n < thresholds.min_users_evaluated:
-        ok = False
+    need = thresholds.min_users_evaluated
+    short = n < need
+    if short:
         reasons.append(
-            f"only {n} users in the holdout have history and new items (need "
-            f"{thresholds.min_users_evaluated}): too little evidence to promote"
+            f"not enough evaluated users: {n} of {need} needed ({need - n} more users with "
+            "history before the holdout and new items in it are missing); too little evidence "
+            "to decide, the champion is kept. Land more days, or allow a longer holdout "
+            "(max_holdout_days)"
         )
     for metric in GATED:
         need = popularity[metric] * (1 + thresholds.min_lift_over_popularity)
@@ -137,7 +175,7 @@ def evaluate_rec_gate(
         kept, why = champion_regression(challenger, champion, GATED, thresholds.max_regression)
         ok, reasons = ok and kept, reasons + why
     return GateVerdict(
-        decision=PROMOTE if ok else REJECT,
+        decision=INSUFFICIENT if short else PROMOTE if ok else REJECT,
         reasons=reasons,
         challenger=challenger,
         champion=champion,

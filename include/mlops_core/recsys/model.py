@@ -4,7 +4,9 @@
 randomized solver) is the learned model; item popularity is the baseline and the fallback
 for users without history. A user's vector is *folded in* from their interactions,
 ``u = x_u V``, so users who arrived after training get recommendations from their history
-without retraining (for users seen in training this is exactly their training factor).
+without retraining (for users seen in training this is exactly their training factor). The
+training matrix is kept with the factors: items a user was trained on are never recommended
+back, and a user the model knows keeps a vector when they have been quiet lately.
 
 Artifacts are plain arrays (``factors.npz``, loaded with ``allow_pickle=False``) and JSON id
 maps: nothing executable is unpickled when scoring.
@@ -29,7 +31,9 @@ class RecTrainParams:
     """Hyperparameters and the evaluation split of the recommender."""
 
     window_days: int = 28
-    holdout_days: int = 3
+    holdout_days: int = 3  # the shortest holdout; extended up to max_holdout_days when the
+    max_holdout_days: int = 14  # newest days hold fewer than min_users_evaluated users
+    min_users_evaluated: int = 50
     factors: int = 32
     k: int = 10
     seed: int = 0
@@ -84,6 +88,20 @@ class FactorModel:
     @property
     def user_index(self) -> pd.Index:
         return pd.Index(self.user_ids)
+
+    def training_rows(self, users: pd.Index) -> sp.csr_matrix:
+        """(len(users) x items) the training interactions of ``users``, in their order; rows
+        of users the model was not trained on are empty. Stored entries (a rating of 0
+        included) are kept: they mark items to exclude."""
+        at = self.user_index.get_indexer(users)
+        known = at >= 0
+        picked = sp.csr_matrix(self.seen[at[known]])
+        counts = np.zeros(len(users), dtype=np.int64)
+        counts[known] = np.diff(picked.indptr)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return sp.csr_matrix(
+            (picked.data, picked.indices, indptr), shape=(len(users), len(self.item_ids))
+        )
 
     def fold_in(self, history: sp.csr_matrix) -> np.ndarray:
         """User vectors from interaction rows over this model's items."""

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import scipy.sparse as sp
 
 from mlops_core import lake, registry
 from mlops_core.config import Settings
@@ -25,6 +26,7 @@ from mlops_core.recsys.data import generate_interactions
 from mlops_core.recsys.evaluate import (
     EvalSet,
     RecGateThresholds,
+    choose_holdout,
     evaluate_model,
     evaluate_popularity,
     evaluate_rec_gate,
@@ -122,13 +124,24 @@ def train(
     """Fit PureSVD on the window before the holdout days, evaluate it and the popularity
     baseline on the holdout, and log model + evaluation data to MLflow.
 
+    The holdout is the newest ``holdout_days``, extended backwards by whole days (up to
+    ``max_holdout_days``, leaving at least one day of history) until ``min_users_evaluated``
+    users can be evaluated; when even that is short, the gate says so.
+
     The registered model is the evaluated one (trained before the cutoff), so the gate's
     numbers describe exactly what would be promoted.
     """
     from mlops_core.steps import code_version, lock_hash
 
     frame, partitions = load_window(storage, schema, day, params.window_days)
-    history, holdout, cutoff = time_split(frame, day, params.holdout_days)
+    holdout_days, holdout_users = choose_holdout(
+        frame,
+        day,
+        min_days=params.holdout_days,
+        max_days=min(params.max_holdout_days, params.window_days - 1),
+        min_users=params.min_users_evaluated,
+    )
+    history, holdout, cutoff = time_split(frame, day, holdout_days)
     if history.empty or holdout.empty:
         raise TrainingError(
             f"the {params.window_days}-day window up to {day} has {len(history)} interactions "
@@ -140,7 +153,13 @@ def train(
     metrics = evaluate_model(model, data, params.k)
     baseline = evaluate_popularity(data, params.k)
     metrics.update({f"popularity_{k}": v for k, v in baseline.items() if k != "users_evaluated"})
-    model.meta.update({"cutoff": cutoff.isoformat(), "trained_through": day.isoformat()})
+    model.meta.update(
+        {
+            "cutoff": cutoff.isoformat(),
+            "trained_through": day.isoformat(),
+            "holdout_days_used": holdout_days,
+        }
+    )
     tags = {
         "data_partitions": ",".join(sorted(partitions)),
         "data_fingerprint": _fingerprint(partitions),
@@ -172,12 +191,21 @@ def train(
                 "items": len(model.item_ids),
                 "train_interactions": len(history),
                 "cutoff": cutoff.isoformat(),
+                "holdout_days_used": holdout_days,
+                "holdout_users": holdout_users,
             },
             metrics=metrics,
             tags=tags,
             eval_dir=eval_dir,
         )
-    return {"run_id": run_id, "model_uri": model_uri, "metrics": metrics, "tags": tags}
+    return {
+        "run_id": run_id,
+        "model_uri": model_uri,
+        "metrics": metrics,
+        "tags": tags,
+        "holdout_days": holdout_days,
+        "cutoff": cutoff.isoformat(),
+    }
 
 
 def _fingerprint(partitions: dict[str, str]) -> str:
@@ -308,9 +336,11 @@ def score(
 
     Users: everyone the model was trained on plus everyone with interactions in the
     ``history_days`` validated partitions up to ``day``. Their vectors are folded in from
-    that history; users without any history in the window get the most popular unseen
-    items, marked ``source=popularity``. Written chunk by chunk to a temp file, uploaded,
-    manifest last; the same inputs and model give the same bytes.
+    their training interactions plus that recent history, and items from either are never
+    recommended. Only users with no interaction on the model's items (new users whose
+    recent items are all new too) get the most popular items, marked ``source=popularity``.
+    Written chunk by chunk to a temp file, uploaded, manifest last; the same inputs and
+    model give the same bytes.
     """
     from mlops_core.steps import replace_output, select_model
 
@@ -324,10 +354,13 @@ def score(
     model = load_factor_model(settings.mlflow_tracking_uri, ref)
     history, partitions = load_window(storage, schema, day, history_days)
     users = pd.Index(np.union1d(np.asarray(model.user_ids, dtype=str), history["user_id"].unique()))
-    items = model.item_index
-    matrix = interaction_matrix(history, users, items)
+    recent = interaction_matrix(history, users, model.item_index)
     del history
-    has_history = np.diff(matrix.indptr) > 0
+    trained = model.training_rows(users)
+    # Vectors fold in both; a pair in both counts once (the windows overlap by design).
+    matrix = sp.csr_matrix(recent.maximum(trained))
+    seen = _union_pattern(recent, trained)
+    has_history = np.diff(seen.indptr) > 0
     out_key = lake.scored_prefix(schema.name, day, zone) + OUTPUT_FILE
     user_ids = users.to_numpy(dtype=object)
     item_ids = np.asarray(model.item_ids, dtype=object)
@@ -337,11 +370,11 @@ def score(
         with pq.ParquetWriter(path, OUTPUT_SCHEMA, compression="zstd") as writer:
             for start in range(0, len(users), users_per_chunk):
                 end = min(len(users), start + users_per_chunk)
-                seen = matrix[start:end]
-                idx, val = topk(model.fold_in(seen), model.item_factors, seen, k)
+                block = seen[start:end]
+                idx, val = topk(model.fold_in(matrix[start:end]), model.item_factors, block, k)
                 fallback = ~has_history[start:end]
                 if fallback.any():
-                    pidx, pval = popularity_topk(model.popularity, seen[fallback], k)
+                    pidx, pval = popularity_topk(model.popularity, block[fallback], k)
                     idx[fallback], val[fallback] = pidx, pval
                 table = _chunk_table(
                     user_ids[start:end], idx, val, fallback, item_ids, ref.version, k
@@ -380,6 +413,16 @@ def score(
         registry.dumps(manifest.to_dict()).encode(),
     )
     return manifest
+
+
+def _union_pattern(a: sp.csr_matrix, b: sp.csr_matrix) -> sp.csr_matrix:
+    """Non-zero wherever ``a`` or ``b`` stores an entry (a rating of 0 is an interaction)."""
+    ones = [
+        sp.csr_matrix((np.ones_like(m.data), m.indices, m.indptr), shape=m.shape) for m in (a, b)
+    ]
+    union = sp.csr_matrix(ones[0] + ones[1])
+    union.sort_indices()
+    return union
 
 
 def _chunk_table(
