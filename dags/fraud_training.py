@@ -85,6 +85,11 @@ with DAG(
             maximum=0.5,
             description="False-positive rate for the recall metric.",
         ),
+        "estimator": Param(
+            "hist_gradient_boosting",
+            enum=["hist_gradient_boosting", "logistic_regression", "random_forest"],
+            description="Model to train (class-weighted; see TrainParams for hyperparameters).",
+        ),
         "promotion": Param(
             "direct",
             enum=["direct", "shadow"],
@@ -119,7 +124,10 @@ with DAG(
         task_id="train",
         experiment=FRAUD_EXPERIMENT,
         window_days="{{ params.window_days }}",
-        train_params={"fpr_target": "{{ params.fpr_target }}"},
+        train_params={
+            "fpr_target": "{{ params.fpr_target }}",
+            "estimator": "{{ params.estimator }}",
+        },
     )
     register = RegisterModelOperator(
         dataset_schema=FRAUD_SCHEMA,

@@ -77,7 +77,7 @@ def matured_performance(
     if not frames:
         return None
     joined = pd.concat(frames, ignore_index=True)
-    y = joined[schema.label_column].to_numpy()
+    y = schema.target(joined[schema.label_column])
     if y.min() == y.max():
         return None
     metrics = classification_metrics(y, joined["score"].to_numpy(), perf.fpr_target)
@@ -393,7 +393,7 @@ def shadow_evaluation(
     if frames:
         data = pd.concat(frames, ignore_index=True)
         verdict = compare(
-            data[schema.label_column].to_numpy(),
+            schema.target(data[schema.label_column]),
             data["score_champion"].to_numpy(),
             data["score_challenger"].to_numpy(),
             policy,

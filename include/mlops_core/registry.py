@@ -30,6 +30,8 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 TRUSTED_TYPES = [
     "mlops_core.features.add_time_features",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.tree._tree.Tree",
+    "numpy.dtype",
 ]
 
 

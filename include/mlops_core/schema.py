@@ -13,9 +13,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+
 from mlops_core.errors import SchemaError
 
 NORMALIZE_MODES = ("none", "lower", "upper")
+# Features derived from the event timestamp, opt-in per dataset (``derived_features``).
+TIME_FEATURES = ("hour", "is_night", "is_weekend")
 KINDS = ("events", "interactions")
 # Dataset and column names become lake folders and SQL-ish identifiers: no separators, no dots.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -27,6 +31,8 @@ TOP_LEVEL_KEYS = (
     "timestamp_timezone",
     "label_column",
     "label_values",
+    "positive_label",
+    "derived_features",
     "numeric",
     "categorical",
     "categoricals",
@@ -104,6 +110,8 @@ class DatasetSchema:
     timestamp_column: str
     label_column: str | None
     label_values: tuple[int | str, ...] = (0, 1)
+    positive_label: int | str | None = None
+    derived_features: tuple[str, ...] = ()
     numeric: tuple[NumericColumn, ...] = ()
     categoricals: tuple[CategoricalColumn, ...] = ()
     passthrough: tuple[str, ...] = ()
@@ -132,8 +140,19 @@ class DatasetSchema:
 
     @property
     def model_input_columns(self) -> list[str]:
-        """Columns the fitted pipeline reads (the timestamp feeds time-of-day features)."""
-        return [self.timestamp_column, *self.feature_columns]
+        """Columns the fitted pipeline reads (the timestamp only when features derive from
+        it)."""
+        derived = [self.timestamp_column] if self.derived_features else []
+        return [*derived, *self.feature_columns]
+
+    @property
+    def positive(self) -> int | str:
+        """The label value of the positive class: ``positive_label``, else 1."""
+        return 1 if self.positive_label is None else self.positive_label
+
+    def target(self, labels: Any) -> np.ndarray:
+        """Labels as a 0/1 array: 1 where the label equals the positive class."""
+        return (np.asarray(labels, dtype=object) == self.positive).astype(np.int64)
 
     def required_columns(self, *, with_label: bool) -> list[str]:
         cols = [self.timestamp_column, *self.passthrough, *self.feature_columns]
@@ -171,6 +190,7 @@ class DatasetSchema:
             numeric=numeric,
             categoricals=categoricals,
             label_values=tuple(data.pop("label_values", (0, 1))),
+            derived_features=tuple(data.pop("derived_features", ())),
             passthrough=tuple(data.pop("passthrough", ())),
             unique_together=tuple(data.pop("unique_together", ())),
             **data,
@@ -366,6 +386,15 @@ class _SchemaCheck:
             self.add("kind", f"unknown kind {data['kind']!r}; allowed: {', '.join(KINDS)}")
         if "label_values" in data:
             self.label_values(data["label_values"])
+        self.positive_label(data)
+        if "derived_features" in data:
+            value = data["derived_features"]
+            if not isinstance(value, list | tuple) or any(v not in TIME_FEATURES for v in value):
+                self.add(
+                    "derived_features",
+                    f"expected a list drawn from {', '.join(TIME_FEATURES)}, got "
+                    f"{_describe(value)}",
+                )
         if "min_rows" in data:
             value = data["min_rows"]
             if not (_is_int(value) and value >= 0):
@@ -397,6 +426,25 @@ class _SchemaCheck:
             self.add("label_values", f"mixes ints and strings: {values!r}; use one type")
         for value in sorted({v for v in valid if valid.count(v) > 1}, key=repr):
             self.add("label_values", f"duplicate label value {value!r}")
+
+    def positive_label(self, data: dict[str, Any]) -> None:
+        """The positive class must be one of ``label_values``; text labels must name it."""
+        values = data.get("label_values", [0, 1])
+        if not isinstance(values, list | tuple):
+            return
+        positive = data.get("positive_label")
+        if positive is None:
+            if data.get("label_column") and 1 not in values:
+                self.add(
+                    "positive_label",
+                    f"required when label_values {list(values)!r} do not include 1: name the "
+                    'label value of the positive class (e.g. "bad")',
+                )
+        elif positive not in values or isinstance(positive, bool):
+            self.add(
+                "positive_label",
+                f"{positive!r} is not one of label_values {list(values)!r}",
+            )
 
     def timezone(self, value: Any) -> None:
         if not isinstance(value, str):

@@ -302,7 +302,7 @@ def gate(
     with tempfile.TemporaryDirectory(prefix="mlops-gate-") as tmp:
         holdout_dir = registry.download_run_artifact(uri, challenger.run_id, "holdout", Path(tmp))
         holdout = pd.read_parquet(next(holdout_dir.rglob("*.parquet")))
-    y = holdout[schema.label_column].to_numpy()
+    y = schema.target(holdout[schema.label_column])
     inputs = holdout[schema.model_input_columns]
 
     def metrics_of(ref: registry.ModelRef) -> dict[str, float]:

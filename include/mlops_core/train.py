@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from mlops_core import lake
 from mlops_core.errors import InputMissingError, TrainingError
@@ -21,17 +23,35 @@ from mlops_core.features import add_time_features
 from mlops_core.schema import DatasetSchema
 from mlops_core.storage import Storage
 
+ESTIMATORS = ("hist_gradient_boosting", "logistic_regression", "random_forest")
+
 
 @dataclass(frozen=True)
 class TrainParams:
+    """Training settings. ``estimator`` picks one of ``ESTIMATORS``; each reads its own
+    hyperparameters (``max_iter``/``learning_rate``/``max_leaf_nodes`` for gradient boosting,
+    ``c`` for logistic regression, ``n_estimators``/``max_depth`` (0: unlimited) and
+    ``min_samples_leaf`` for the random forest). Every estimator is class-weighted."""
+
     seed: int = 42
     holdout_fraction: float = 0.2
     window_days: int = 7
     min_positive_labels: int = 20
+    estimator: str = "hist_gradient_boosting"
     max_iter: int = 200
     learning_rate: float = 0.08
     max_leaf_nodes: int = 31
+    c: float = 1.0
+    n_estimators: int = 200
+    max_depth: int = 0
+    min_samples_leaf: int = 5
     fpr_target: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.estimator not in ESTIMATORS:
+            raise TrainingError(
+                f"unknown estimator {self.estimator!r}; choose one of {', '.join(ESTIMATORS)}"
+            )
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -85,37 +105,59 @@ def load_training_set(
 
 
 def build_pipeline(schema: DatasetSchema, params: TrainParams) -> Pipeline:
-    """Time features -> one-hot categoricals + raw numerics -> class-weighted gradient boosting."""
-    numeric = [c.name for c in schema.numeric] + ["hour", "is_night", "is_weekend"]
-    encoder = OneHotEncoder(
-        handle_unknown="infrequent_if_exist", min_frequency=20, sparse_output=False
+    """Optional time features -> categoricals one-hot encoded (missing values as their own
+    category) and numerics (imputed and scaled where the estimator needs it) -> the chosen
+    class-weighted estimator."""
+    derived = list(schema.derived_features)
+    numeric = [c.name for c in schema.numeric] + derived
+    categories = make_pipeline(
+        SimpleImputer(strategy="constant", fill_value="__missing__"),
+        OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20, sparse_output=False),
     )
+    if params.estimator == "hist_gradient_boosting":
+        numbers: object = "passthrough"  # native missing-value support
+        classifier: object = HistGradientBoostingClassifier(
+            max_iter=params.max_iter,
+            learning_rate=params.learning_rate,
+            max_leaf_nodes=params.max_leaf_nodes,
+            class_weight="balanced",
+            early_stopping=False,
+            random_state=params.seed,
+        )
+    elif params.estimator == "logistic_regression":
+        numbers = make_pipeline(
+            SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+        )
+        classifier = LogisticRegression(
+            C=params.c, class_weight="balanced", max_iter=2_000, random_state=params.seed
+        )
+    else:
+        numbers = SimpleImputer(strategy="median", add_indicator=True)
+        classifier = RandomForestClassifier(
+            n_estimators=params.n_estimators,
+            max_depth=params.max_depth or None,
+            min_samples_leaf=params.min_samples_leaf,
+            class_weight="balanced_subsample",
+            n_jobs=1,
+            random_state=params.seed,
+        )
     columns = ColumnTransformer(
-        [("categorical", encoder, list(schema.categorical)), ("numeric", "passthrough", numeric)],
+        [("categorical", categories, list(schema.categorical)), ("numeric", numbers, numeric)],
         verbose_feature_names_out=False,
     )
-    classifier = HistGradientBoostingClassifier(
-        max_iter=params.max_iter,
-        learning_rate=params.learning_rate,
-        max_leaf_nodes=params.max_leaf_nodes,
-        class_weight="balanced",
-        early_stopping=False,
-        random_state=params.seed,
-    )
-    return Pipeline(
-        [
-            ("time_features", FunctionTransformer(add_time_features)),
-            ("columns", columns),
-            ("classifier", classifier),
-        ]
-    )
+    steps: list[tuple[str, object]] = [("columns", columns), ("classifier", classifier)]
+    if derived:
+        kw_args = {"column": schema.timestamp_column, "features": derived}
+        steps.insert(0, ("time_features", FunctionTransformer(add_time_features, kw_args=kw_args)))
+    return Pipeline(steps)
 
 
 def time_split(
     frame: pd.DataFrame, schema: DatasetSchema, holdout_fraction: float
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     """Oldest rows train, newest rows hold out; ties broken by id for a stable order."""
-    ordered = frame.sort_values([schema.timestamp_column, schema.id_column], kind="stable")
+    keys = [c for c in (schema.timestamp_column, schema.id_column) if c]
+    ordered = frame.sort_values(keys, kind="stable")
     cut = int(len(ordered) * (1 - holdout_fraction))
     cutoff = ordered[schema.timestamp_column].iloc[cut]
     return ordered.iloc[:cut], ordered.iloc[cut:], cutoff
@@ -133,7 +175,7 @@ def train_model(frame: pd.DataFrame, schema: DatasetSchema, params: TrainParams)
         raise TrainingError(f"training data has no label column {label!r}")
     train, holdout, cutoff = time_split(frame, schema, params.holdout_fraction)
     for name, part in (("training", train), ("holdout", holdout)):
-        positives = int(part[label].sum())
+        positives = int(schema.target(part[label]).sum())
         needed = params.min_positive_labels if name == "training" else 1
         if positives < needed or positives == len(part):
             raise TrainingError(
@@ -142,9 +184,9 @@ def train_model(frame: pd.DataFrame, schema: DatasetSchema, params: TrainParams)
                 "(window_days) or check the labels of the recent partitions."
             )
     pipeline = build_pipeline(schema, params)
-    pipeline.fit(train[schema.model_input_columns], train[label].to_numpy())
+    pipeline.fit(train[schema.model_input_columns], schema.target(train[label]))
     scores = pipeline.predict_proba(holdout[schema.model_input_columns])[:, 1]
-    metrics = classification_metrics(holdout[label].to_numpy(), scores, params.fpr_target)
+    metrics = classification_metrics(schema.target(holdout[label]), scores, params.fpr_target)
     metrics["train_rows"] = float(len(train))
     metrics["holdout_rows"] = float(len(holdout))
     return TrainResult(
@@ -158,4 +200,4 @@ def train_model(frame: pd.DataFrame, schema: DatasetSchema, params: TrainParams)
 
 
 def positive_rate(frame: pd.DataFrame, schema: DatasetSchema) -> float:
-    return float(np.mean(frame[schema.label_column])) if len(frame) else 0.0
+    return float(np.mean(schema.target(frame[schema.label_column]))) if len(frame) else 0.0

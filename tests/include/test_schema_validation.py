@@ -32,6 +32,7 @@ USER_SCHEMA: dict[str, Any] = {
     "timestamp_timezone": "Europe/Berlin",
     "label_column": "outcome",
     "label_values": ["legit", "fraud"],
+    "positive_label": "fraud",
     "numeric": [
         {"name": "amount", "min": 0, "max": 50000},
         {"name": "age_days", "min": 0, "max": 40000, "nullable": True},
