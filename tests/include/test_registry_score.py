@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
 import signal
@@ -363,7 +364,7 @@ steps.score(LocalStorage(settings.storage_url), load_schema("fraud"), dt.date.fr
 def test_worker_killed_mid_scoring_leaves_no_partial_output(
     world, model_name, champion, tmp_path
 ) -> None:
-    from mlops_core.extract import write_parquet
+    from mlops_core.extract import ExtractResult, write_parquet
     from mlops_core.sample_data import generate_transactions
 
     settings, storage, _ = world
@@ -373,6 +374,18 @@ def test_worker_killed_mid_scoring_leaves_no_partial_output(
     write_parquet(
         generate_transactions(day, n_rows=600_000),
         storage.path(lake.working_data_key(SCHEMA.name, day)),
+    )
+    # Published as a validated version (running the 600k-row suite here adds nothing).
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    prefix = lake.working_prefix(SCHEMA.name, day)
+    storage.write_bytes(prefix + lake.VALIDATED_MARKER, b'{"with_label": false}')
+    storage.write_bytes(
+        prefix + lake.MANIFEST,
+        json.dumps(
+            ExtractResult(
+                SCHEMA.name, day.isoformat(), prefix + "data.parquet", 600_000, {}, digest
+            ).to_dict()
+        ).encode(),
     )
     out_key = lake.scored_prefix(SCHEMA.name, day) + "scores.parquet"
     manifest_key = lake.scored_prefix(SCHEMA.name, day) + lake.MANIFEST
