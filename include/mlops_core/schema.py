@@ -8,7 +8,6 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,6 +41,7 @@ TOP_LEVEL_KEYS = (
     "min_distinct",
     "user_column",
     "item_column",
+    "rating_column",
     "max_unseen_share",
     "extra",
 )
@@ -103,6 +103,8 @@ class DatasetSchema:
         unique_together: columns whose combination must be unique (e.g. user, item, time).
         min_distinct: column -> fewest distinct values a partition must have.
         user_column, item_column: the user and item ids of an interactions dataset.
+        rating_column: the interaction strength of an interactions dataset (a numeric
+            column); None counts every interaction as 1.
     """
 
     name: str
@@ -121,6 +123,7 @@ class DatasetSchema:
     min_distinct: dict[str, int] = field(default_factory=dict)
     user_column: str | None = None
     item_column: str | None = None
+    rating_column: str | None = None
     timestamp_timezone: str | None = None
     max_unseen_share: float = 0.05
     extra: dict[str, Any] = field(default_factory=dict)
@@ -470,10 +473,10 @@ class _SchemaCheck:
             if self.declarations_complete and column not in declared:
                 self.add(path, f"{column!r} is not a declared column (declared: {known})")
 
-        for key in ("user_column", "item_column"):
+        for key in ("user_column", "item_column", "rating_column"):
             value = data.get(key)
             if value is None:
-                if data.get("kind") == "interactions":
+                if data.get("kind") == "interactions" and key != "rating_column":
                     self.add(key, "required for kind 'interactions' (the user and item ids)")
             elif self.name(value, key):
                 must_be_declared(value, key)
@@ -545,12 +548,13 @@ def parse_schema(text: str, *, source: str) -> DatasetSchema:
 
 
 def load_schema(name_or_path: str | Path) -> DatasetSchema:
-    """Load a schema: a path to a JSON file, or the name of a bundled one (``fraud``,
-    ``interactions``).
+    """Load a dataset schema: a path to a JSON file holding only the dataset, or the name of
+    a use-case spec (``fraud``, ``recommender``, ``loans``, or a team's own, see
+    ``mlops_core.spec``), whose ``dataset`` section is returned.
 
     Raises:
-        SchemaError: the file or bundled name does not exist, is not valid JSON, or describes
-            an invalid schema. Raised before any data is read or any lake path is built.
+        SchemaError: the file or spec does not exist, is malformed, or describes an invalid
+            schema. Raised before any data is read or any lake path is built.
     """
     path = Path(name_or_path)
     if path.suffix == ".json":
@@ -561,21 +565,6 @@ def load_schema(name_or_path: str | Path) -> DatasetSchema:
         except (OSError, UnicodeDecodeError) as exc:
             raise SchemaError(f"cannot read schema file {path}: {exc}") from exc
         return parse_schema(text, source=str(path))
-    name = str(name_or_path)
-    bundled = resources.files("mlops_core.schemas")
-    available = sorted(
-        r.name.removesuffix(".json") for r in bundled.iterdir() if r.name.endswith(".json")
-    )
-    if not NAME_PATTERN.fullmatch(name):
-        raise SchemaError(
-            f"schema {name!r} is neither a path to a .json file nor a bundled schema name "
-            f"(letters, digits, '_' and '-'; bundled: {', '.join(available)})"
-        )
-    ref = bundled.joinpath(f"{name}.json")
-    if not ref.is_file():
-        raise SchemaError(
-            f"no schema file or bundled schema named {name!r}: tried the bundled schema "
-            f"{name}.json (bundled: {', '.join(available)}); pass a path ending in .json "
-            "for a schema file"
-        )
-    return parse_schema(ref.read_text(encoding="utf-8"), source=f"<bundled {name}.json>")
+    from mlops_core.spec import load_spec
+
+    return load_spec(name_or_path).dataset

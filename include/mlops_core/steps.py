@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import json
 import logging
 import subprocess
@@ -58,21 +57,12 @@ def land_sample_partition(
     fmt: str = "csv",
     drift: float = 0.0,
 ) -> dict[str, Any]:
-    """Generate a day of synthetic transactions into the landing zone, then ``_SUCCESS``."""
+    """Generate a day of synthetic card transactions into the landing zone, then
+    ``_SUCCESS`` (the fraud demo's producer; specs use ``generators.land_sample``)."""
+    from mlops_core.generators import land_frame
+
     frame = generate_transactions(day, seed=seed, n_rows=rows, drift=drift)
-    prefix = lake.landing_prefix(schema.name, day)
-    if fmt == "parquet":
-        buf = io.BytesIO()
-        frame.to_parquet(buf, index=False, compression="zstd")
-        key, data = prefix + "part-000.parquet", buf.getvalue()
-    else:
-        out = frame.copy()
-        out[schema.timestamp_column] = out[schema.timestamp_column].dt.strftime(
-            "%Y-%m-%dT%H:%M:%S.%fZ"
-        )
-        key, data = prefix + "part-000.csv", out.to_csv(index=False).encode()
-    storage.write_bytes(key, data)
-    storage.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
+    key = land_frame(storage, schema, day, frame, fmt=fmt)
     return {"key": key, "rows": len(frame), "fraud_rate": float(frame[schema.label_column].mean())}
 
 
@@ -231,8 +221,10 @@ def train(
     settings: Settings,
     params: TrainParams,
     experiment: str,
+    run_tags: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Train on the validated window ending at ``day`` and log the run to MLflow."""
+    """Train on the validated window ending at ``day`` and log the run to MLflow;
+    ``run_tags`` (e.g. the Airflow dag/run/task ids) are added to the run's tags."""
     data = load_training_set(storage, schema, day, params.window_days)
     result = train_model(data.frame, schema, params)
     suite_hashes = sorted(
@@ -251,6 +243,7 @@ def train(
         "expectation_suite_hash": ",".join(suite_hashes),
         "schema_fingerprint": schema.fingerprint(),
         "logical_date": day.isoformat(),
+        **(run_tags or {}),
     }
     experiment_id = registry.ensure_experiment(
         settings.mlflow_tracking_uri, experiment, settings.mlflow_artifact_location

@@ -23,7 +23,13 @@ from mlops_core.features import add_time_features
 from mlops_core.schema import DatasetSchema
 from mlops_core.storage import Storage
 
-ESTIMATORS = ("hist_gradient_boosting", "logistic_regression", "random_forest")
+# Estimator -> the TrainParams fields that are its hyperparameters.
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "hist_gradient_boosting": ("max_iter", "learning_rate", "max_leaf_nodes"),
+    "logistic_regression": ("c",),
+    "random_forest": ("n_estimators", "max_depth", "min_samples_leaf"),
+}
+ESTIMATORS = tuple(HYPERPARAMETERS)
 
 
 @dataclass(frozen=True)

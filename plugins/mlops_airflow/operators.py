@@ -1,4 +1,6 @@
-"""Operators: each resolves its partition day and settings, then calls one mlops_core step.
+"""Operators: each resolves its partition day, settings and the use case's spec, then calls
+the use case's task type (train, gate, score) or one generic mlops_core step. No operator
+knows which use case or kind it runs: that is the spec's and the task type's business.
 
 Deterministic data and model failures (validation, corrupt or unsafe input, gate rejection,
 training data problems, invalid schema) fail the task without retries: retrying cannot fix
@@ -18,17 +20,43 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from mlops_airflow.hooks import DataLakeHook, MlflowHook
 from mlops_airflow.partitions import resolve_day
-from mlops_core.errors import InputMissingError, PipelineError
+from mlops_core.errors import PipelineError
 
 
-def _typed(cls, values: dict[str, Any]):
-    """``cls`` built from (templated, possibly string) values, each cast to its default's type."""
-    defaults = cls()
-    return cls(**{k: type(getattr(defaults, k))(v) for k, v in values.items()})
+def with_overrides(base: Any, overrides: dict[str, Any]) -> Any:
+    """The spec's dataclass ``base`` with run-time values (templated Params, possibly
+    strings) cast to each field's type; a None or empty value keeps the spec's value."""
+    values = {}
+    for key, value in overrides.items():
+        if value is None or str(value).strip() in {"", "None"}:
+            continue
+        current = getattr(base, key)
+        if isinstance(current, bool):
+            values[key] = str(value).strip().lower() in {"true", "1", "yes"}
+        elif isinstance(current, tuple):
+            values[key] = tuple(value)
+        else:
+            values[key] = type(current)(value)
+    return dataclasses.replace(base, **values)
+
+
+def airflow_run_tags(context: Context) -> dict[str, str]:
+    """MLflow tags that tie a run to the task instance that made it."""
+    ti = context["ti"]
+    dag_id, task_id = ti.dag_id, ti.task_id
+    return {
+        "airflow.dag_id": dag_id,
+        "airflow.run_id": str(context["run_id"]),
+        "airflow.task_id": task_id,
+        "airflow.try_number": str(ti.try_number),
+        "mlflow.source.name": f"airflow:{dag_id}.{task_id}",
+        "mlflow.source.type": "JOB",
+    }
 
 
 class MlopsBaseOperator(BaseOperator):
-    """Common plumbing: schema, partition day, lake and MLflow settings, error mapping."""
+    """Common plumbing: the use case's spec and task type, partition day, lake and MLflow
+    settings, error mapping. ``use_case`` is a spec name or a spec file path."""
 
     template_fields: Sequence[str] = ("day",)
     ui_color = "#e8f4fd"
@@ -36,15 +64,17 @@ class MlopsBaseOperator(BaseOperator):
     def __init__(
         self,
         *,
-        dataset_schema: str = "fraud",
+        use_case: str,
         day: str | None = None,
+        model_name: str | None = None,
         lake_conn_id: str | None = DataLakeHook.default_conn_name,
         mlflow_conn_id: str | None = MlflowHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.dataset_schema = dataset_schema
+        self.use_case = use_case
         self.day = day
+        self._model_name = model_name
         self.lake_conn_id = lake_conn_id
         self.mlflow_conn_id = mlflow_conn_id
 
@@ -58,15 +88,24 @@ class MlopsBaseOperator(BaseOperator):
         return dataclasses.replace(self.lake_hook.settings, mlflow_tracking_uri=tracking_uri)
 
     @cached_property
-    def schema(self):
-        from mlops_core.schema import load_schema
+    def spec(self):
+        from mlops_core.spec import load_spec
 
-        return load_schema(self.dataset_schema)
+        return load_spec(self.use_case)
 
     @property
-    def is_recommender(self) -> bool:
-        """Interaction datasets use the recommender's train/gate/score steps."""
-        return self.schema.kind == "interactions"
+    def schema(self):
+        return self.spec.dataset
+
+    @property
+    def model_name(self) -> str:
+        """The registered model: the spec's (``registry.model_name``) unless given."""
+        return self._model_name or self.spec.model_name
+
+    @property
+    def task(self):
+        """The use case's task type: every train/gate/score call goes through it."""
+        return self.spec.task_type
 
     def batch_id(self, context: Context) -> str:
         run_id = str(context["run_id"]).replace(":", "").replace("+", "")
@@ -88,54 +127,43 @@ class MlopsBaseOperator(BaseOperator):
 
 
 class LandSampleDataOperator(MlopsBaseOperator):
-    """Generate a day of synthetic data into the landing zone (demo producer): ``rows``
-    transactions for an events dataset, ``rows`` user sessions for an interactions one."""
+    """Generate a day of synthetic data into the landing zone (demo producer) with the use
+    case's ``sample_data`` generator; ``rows``/``seed``/``drift`` override the spec."""
 
     template_fields: Sequence[str] = ("day", "rows", "seed", "drift")
 
     def __init__(
         self,
         *,
-        rows: int | str = 5_000,
-        seed: int | str = 7,
-        drift: float | str = 0.0,
-        fmt: str = "csv",
+        rows: int | str | None = None,
+        seed: int | str | None = None,
+        drift: float | str | None = None,
+        fmt: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.rows, self.seed, self.drift, self.fmt = rows, seed, drift, fmt
 
     def run(self, context: Context) -> dict[str, Any]:
-        day = resolve_day(self.day, context)
-        if self.is_recommender:
-            from mlops_core.recsys import steps as rec_steps
+        from mlops_core.generators import land_sample
 
-            result = rec_steps.land_sample_partition(
-                self.lake_hook.get_conn(),
-                self.schema,
-                day,
-                seed=int(self.seed),
-                sessions=int(self.rows),
-            )
-        else:
-            result = self._land_events(day)
+        def number(value, cast):
+            return None if value is None or str(value) in {"", "None"} else cast(value)
+
+        day = resolve_day(self.day, context)
+        result = land_sample(
+            self.lake_hook.get_conn(),
+            self.spec,
+            day,
+            rows=number(self.rows, int),
+            seed=number(self.seed, int),
+            drift=number(self.drift, float),
+            fmt=self.fmt,
+        )
         self.log.info("Landed %s rows for %s at %s", result["rows"], day, result["key"])
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = {"day": day.isoformat()}
         return {**result, "day": day.isoformat()}
-
-    def _land_events(self, day) -> dict[str, Any]:
-        from mlops_core import steps
-
-        return steps.land_sample_partition(
-            self.lake_hook.get_conn(),
-            self.schema,
-            day,
-            seed=int(self.seed),
-            rows=int(self.rows),
-            fmt=self.fmt,
-            drift=float(self.drift),
-        )
 
 
 class ExtractPartitionOperator(MlopsBaseOperator):
@@ -199,39 +227,25 @@ class ValidatePartitionOperator(MlopsBaseOperator):
 
 
 class TrainModelOperator(MlopsBaseOperator):
-    """Train on the validated window ending at the run's day; log the run to MLflow."""
+    """Train on the validated window ending at the run's day with the spec's model; Params
+    in ``overrides`` (estimator, window, ...) replace the spec's values for this run."""
 
-    template_fields: Sequence[str] = ("day", "window_days", "train_params")
+    template_fields: Sequence[str] = ("day", "overrides")
 
-    def __init__(
-        self,
-        *,
-        experiment: str,
-        window_days: int | str = 7,
-        train_params: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, overrides: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.experiment = experiment
-        self.window_days = window_days
-        self.train_params = train_params or {}
+        self.overrides = overrides or {}
 
     def run(self, context: Context) -> dict[str, Any]:
-        from mlops_core import steps
-        from mlops_core.recsys import steps as rec_steps
-        from mlops_core.recsys.model import RecTrainParams
-        from mlops_core.train import TrainParams
-
-        cls = RecTrainParams if self.is_recommender else TrainParams
-        params = _typed(cls, {**self.train_params, "window_days": self.window_days})
+        params = with_overrides(self.spec.train, self.overrides)
         day = resolve_day(self.day, context)
-        result = (rec_steps.train if self.is_recommender else steps.train)(
+        result = self.task.train(
             self.lake_hook.get_conn(),
-            self.schema,
+            self.spec,
             day,
             settings=self.settings,
             params=params,
-            experiment=self.experiment,
+            run_tags=airflow_run_tags(context),
         )
         self.log.info("Trained run %s: %s", result["run_id"], result["metrics"])
         return result
@@ -242,9 +256,9 @@ class RegisterModelOperator(MlopsBaseOperator):
 
     template_fields: Sequence[str] = ("model_uri", "run_id")
 
-    def __init__(self, *, model_name: str, model_uri: str, run_id: str, **kwargs: Any) -> None:
+    def __init__(self, *, model_uri: str, run_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.model_name, self.model_uri, self.run_id = model_name, model_uri, run_id
+        self.model_uri, self.run_id = model_uri, run_id
 
     def run(self, context: Context) -> dict[str, str]:
         from mlops_core import steps
@@ -255,39 +269,24 @@ class RegisterModelOperator(MlopsBaseOperator):
 
 
 class EvaluationGateOperator(MlopsBaseOperator):
-    """Absolute thresholds + challenger vs champion on the same holdout. Rejection fails the
-    task (no retries) and nothing downstream runs; the verdict is saved either way."""
+    """The task type's gate (floors, baselines, challenger vs champion on the same evaluation
+    data) with the spec's thresholds, overridden per run by ``thresholds``. Rejection fails
+    the task (no retries) and nothing downstream runs; the verdict is saved either way."""
 
     template_fields: Sequence[str] = ("version", "thresholds")
 
     def __init__(
-        self,
-        *,
-        model_name: str,
-        version: str,
-        thresholds: dict[str, Any] | None = None,
-        **kwargs: Any,
+        self, *, version: str, thresholds: dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        self.model_name, self.version = model_name, version
+        self.version = version
         self.thresholds = thresholds or {}
 
     def run(self, context: Context) -> dict[str, Any]:
-        from mlops_core import steps
-
-        if self.is_recommender:
-            from mlops_core.recsys import steps as rec_steps
-            from mlops_core.recsys.evaluate import RecGateThresholds
-
-            thresholds = _typed(RecGateThresholds, self.thresholds)
-            verdict = rec_steps.gate(self.settings, self.model_name, str(self.version), thresholds)
-        else:
-            from mlops_core.evaluate import GateThresholds
-
-            thresholds = _typed(GateThresholds, self.thresholds)
-            verdict = steps.gate(
-                self.settings, self.schema, self.model_name, str(self.version), thresholds
-            )
+        thresholds = with_overrides(self.spec.gate, self.thresholds)
+        verdict = self.task.gate(
+            self.settings, self.spec, self.model_name, str(self.version), thresholds
+        )
         self.log.info("Gate %s for version %s: %s", verdict.decision, self.version, verdict.reasons)
         return verdict.to_dict()
 
@@ -295,17 +294,15 @@ class EvaluationGateOperator(MlopsBaseOperator):
 class PromoteModelOperator(MlopsBaseOperator):
     """Move alias ``champion`` to a version with a passing gate verdict.
 
-    ``mode="shadow"`` leaves the gate-passed version as challenger: fraud_scoring scores it in
-    shadow and model_monitoring promotes it once matured labels give evidence.
+    ``mode="shadow"`` leaves the gate-passed version as challenger: scoring scores it in
+    shadow and the use case's monitoring promotes it once matured labels give evidence.
     """
 
     template_fields: Sequence[str] = ("version", "mode")
 
-    def __init__(
-        self, *, model_name: str, version: str, mode: str = "direct", **kwargs: Any
-    ) -> None:
+    def __init__(self, *, version: str, mode: str = "direct", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.model_name, self.version, self.mode = model_name, version, mode
+        self.version, self.mode = version, mode
 
     def run(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowSkipException
@@ -315,19 +312,16 @@ class PromoteModelOperator(MlopsBaseOperator):
         if self.mode == "shadow":
             raise AirflowSkipException(
                 f"{self.model_name} v{self.version} passed the gate and stays challenger: shadow "
-                "mode promotes it only on evidence from matured labels (model_monitoring)"
+                f"mode promotes it only on evidence from matured labels "
+                f"({self.spec.dag_id('monitoring')})"
             )
-        dag_run = context["dag_run"]
-        user = getattr(dag_run, "triggering_user_name", None) or "scheduler"
-        actor = f"{user} via {dag_run.dag_id}/{dag_run.run_id}"
-        at = context.get("logical_date") or dag_run.run_after
         record = steps.promote(
             self.settings,
             self.lake_hook.get_conn(),
             self.model_name,
             str(self.version),
-            actor=actor,
-            at=at,
+            actor=_actor(context),
+            at=context.get("logical_date") or context["dag_run"].run_after,
         )
         self.log.info("Promotion of %s v%s: %s", self.model_name, self.version, record)
         for outlet in self.outlets:
@@ -339,79 +333,61 @@ class PromoteModelOperator(MlopsBaseOperator):
         return record
 
 
+def _actor(context: Context) -> str:
+    dag_run = context["dag_run"]
+    user = getattr(dag_run, "triggering_user_name", None) or "scheduler"
+    return f"{user} via {dag_run.dag_id}/{dag_run.run_id}"
+
+
 class BatchScoreOperator(MlopsBaseOperator):
-    """Score the day's validated partition with the registry's model.
+    """Score the day's validated partition with the registry's model, as the use case's task
+    type defines scoring (rows scored in batches; top-K items for every user; ...).
 
     ``model_selection``: an alias (``champion``, ``challenger``), or ``as_of`` for the model
     that was champion on the partition's day according to the promotion ledger.
-
-    For an interactions dataset this writes top-``top_k`` recommendations for every user
-    (seen items excluded, popularity fallback for users without history in the last
-    ``history_days`` days), ``users_per_chunk`` users at a time.
+    ``overrides``: Params replacing the spec's ``scoring`` values for this run.
     """
 
-    template_fields: Sequence[str] = (
-        "day",
-        "model_selection",
-        "batch_rows",
-        "top_k",
-        "history_days",
-        "users_per_chunk",
-        "history_wait_seconds",
-    )
+    template_fields: Sequence[str] = ("day", "model_selection", "overrides")
 
     def __init__(
         self,
         *,
-        model_name: str,
         model_selection: str = "champion",
-        batch_rows: int | str = 250_000,
-        top_k: int | str = 10,
-        history_days: int | str = 28,
-        users_per_chunk: int | str = 50_000,
-        history_wait_seconds: int | str = 1_200,
-        history_poll_seconds: float = 10.0,
+        overrides: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model_name, self.model_selection, self.batch_rows = (
-            model_name,
-            model_selection,
-            batch_rows,
-        )
-        self.top_k, self.history_days, self.users_per_chunk = top_k, history_days, users_per_chunk
-        self.history_wait_seconds, self.history_poll_seconds = (
-            history_wait_seconds,
-            history_poll_seconds,
+        self.model_selection = model_selection
+        self.overrides = overrides or {}
+
+    def choice(self):
+        from mlops_core.tasks import ModelChoice
+
+        as_of = self.model_selection == "as_of"
+        return ModelChoice(
+            model_name=self.model_name,
+            alias="champion" if as_of else self.model_selection,
+            selection="as_of" if as_of else "alias",
         )
 
     def run(self, context: Context) -> dict[str, Any]:
-        from mlops_core import steps
+        from mlops_core import lake
 
         day = resolve_day(self.day, context)
-        as_of = self.model_selection == "as_of"
         storage = self.lake_hook.get_conn()
-        model = {
-            "settings": self.settings,
-            "model_name": self.model_name,
-            "alias": "champion" if as_of else self.model_selection,
-            "selection": "as_of" if as_of else "alias",
-        }
-        if self.is_recommender:
-            manifest = self._recommend(storage, day, model)
-        else:
-            manifest = steps.score(
-                storage, self.schema, day, batch_rows=int(self.batch_rows), **model
-            )
-            self.log.info(
-                "Scored %s rows of %s into %s with %s v%s (%s)",
-                manifest.rows_out,
-                day,
-                manifest.output_key,
-                manifest.model_name,
-                manifest.model_version,
-                manifest.model_rule,
-            )
+        params = with_overrides(self.spec.scoring, self.overrides)
+        self.task.wait_for_inputs(storage, self.spec, day, params, log=self.log)
+        manifest = self.task.score(
+            storage,
+            self.spec,
+            day,
+            settings=self.settings,
+            model=self.choice(),
+            params=params,
+            zone=lake.SCORED,
+        )
+        self.log.info("%s", self.task.describe_scoring(manifest))
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = {
                 "day": day.isoformat(),
@@ -419,81 +395,67 @@ class BatchScoreOperator(MlopsBaseOperator):
             }
         return manifest.to_dict()
 
-    def _wait_for_history(self, storage, day) -> None:
-        """Block until every landed day of the history window is validated (see
-        ``pending_history``), so the output never depends on which runs finished first."""
-        import time
 
-        from mlops_core.recsys import steps as rec_steps
+class ShadowScoreOperator(BatchScoreOperator):
+    """Score the day's partition with the gate-passed challenger into ``scored_shadow/``,
+    next to the champion's output; skipped when there is no such challenger or shadow
+    scoring is off (the ``shadow`` scoring setting)."""
 
-        days = int(self.history_days)
-        deadline = time.monotonic() + float(self.history_wait_seconds)
-        while pending := rec_steps.pending_history(storage, self.schema, day, days):
-            if time.monotonic() >= deadline:
-                raise InputMissingError(
-                    f"history partitions of {self.schema.name} landed but not validated after "
-                    f"{self.history_wait_seconds}s: {', '.join(pending)}. Top-K for {day} reads "
-                    f"the last {days} days of histories. Run this DAG's extract and validate "
-                    "for those days (e.g. airflow backfill create over them), then clear "
-                    "this task."
-                )
-            self.log.info("Waiting for history partitions to be validated: %s", pending)
-            time.sleep(self.history_poll_seconds)
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("model_selection", "challenger")
+        super().__init__(**kwargs)
 
-    def _recommend(self, storage, day, model: dict[str, Any]):
-        from mlops_core.recsys import steps as rec_steps
+    def run(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowSkipException
 
-        self._wait_for_history(storage, day)
-        manifest = rec_steps.score(
-            storage,
-            self.schema,
+        from mlops_core import lake, steps
+
+        params = with_overrides(self.spec.scoring, self.overrides)
+        if not getattr(params, "shadow", False):
+            raise AirflowSkipException("shadow scoring is switched off for this run")
+        candidate, why = steps.shadow_candidate(self.settings, self.model_name)
+        if candidate is None:
+            raise AirflowSkipException(why)
+        day = resolve_day(self.day, context)
+        manifest = self.task.score(
+            self.lake_hook.get_conn(),
+            self.spec,
             day,
-            k=int(self.top_k),
-            history_days=int(self.history_days),
-            users_per_chunk=int(self.users_per_chunk),
-            **model,
+            settings=self.settings,
+            model=self.choice(),
+            params=params,
+            zone=lake.SHADOW,
         )
-        self.log.info(
-            "Top-%s for %s users of %s (%s from the model, %s popularity fallback): %s rows in "
-            "%s with %s v%s (%s)",
-            manifest.k,
-            manifest.users,
-            day,
-            manifest.users_model,
-            manifest.users_popularity,
-            manifest.rows_out,
-            manifest.output_key,
-            manifest.model_name,
-            manifest.model_version,
-            manifest.model_rule,
-        )
-        return manifest
+        self.log.info("Shadow: %s", self.task.describe_scoring(manifest))
+        return manifest.to_dict()
 
 
 class MonitorModelOperator(MlopsBaseOperator):
     """Drift and matured-label performance of the champion on the run's day, plus the
-    retraining decision (stored in the lake, reported as JSON/HTML, logged to MLflow)."""
+    retraining decision (stored in the lake, reported as JSON/HTML, logged to MLflow).
+    ``drift``/``performance``/``policy`` override the spec's monitoring settings."""
 
     template_fields: Sequence[str] = ("day", "drift", "performance", "policy")
 
     def __init__(
         self,
         *,
-        model_name: str,
         drift: dict[str, Any] | None = None,
         performance: dict[str, Any] | None = None,
         policy: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model_name = model_name
         self.drift, self.performance, self.policy = drift or {}, performance or {}, policy or {}
 
     def run(self, context: Context) -> dict[str, Any]:
         from mlops_core import monitoring
-        from mlops_core.drift import DriftThresholds
-        from mlops_core.policy import RetrainPolicy
 
+        spec_monitoring = self.spec.monitoring
+        if spec_monitoring is None:
+            raise AirflowFailException(
+                f"use case {self.spec.name} ({self.spec.source}) has no monitoring section"
+            )
         day = resolve_day(self.day, context)
         result = monitoring.monitor(
             self.lake_hook.get_conn(),
@@ -501,9 +463,9 @@ class MonitorModelOperator(MlopsBaseOperator):
             day,
             settings=self.settings,
             model_name=self.model_name,
-            thresholds=_typed(DriftThresholds, self.drift),
-            perf=_typed(monitoring.PerformanceThresholds, self.performance),
-            policy=_typed(RetrainPolicy, self.policy),
+            thresholds=with_overrides(spec_monitoring.drift, self.drift),
+            perf=with_overrides(spec_monitoring.performance, self.performance),
+            policy=with_overrides(spec_monitoring.policy, self.policy),
         )
         decision = result["decision"]
         self.log.info(
@@ -550,67 +512,23 @@ class RollbackChampionOperator(MlopsBaseOperator):
 
     template_fields: Sequence[str] = ("target",)
 
-    def __init__(self, *, model_name: str, target: str = "previous", **kwargs: Any) -> None:
+    def __init__(self, *, target: str = "previous", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.model_name, self.target = model_name, target
+        self.target = target
 
     def run(self, context: Context) -> dict[str, Any]:
         from mlops_core import steps
 
-        dag_run = context["dag_run"]
-        user = getattr(dag_run, "triggering_user_name", None) or "scheduler"
         record = steps.rollback(
             self.settings,
             self.lake_hook.get_conn(),
             self.model_name,
             str(self.target),
-            actor=f"{user} via {dag_run.dag_id}/{dag_run.run_id}",
-            at=context.get("logical_date") or dag_run.run_after,
+            actor=_actor(context),
+            at=context.get("logical_date") or context["dag_run"].run_after,
         )
         self.log.info("Rollback of %s: %s", self.model_name, record)
         return record
-
-
-class ShadowScoreOperator(BatchScoreOperator):
-    """Score the day's partition with the gate-passed challenger into ``scored_shadow/``,
-    next to the champion's output; skipped when there is no such challenger or it is off."""
-
-    template_fields: Sequence[str] = ("day", "batch_rows", "enabled")
-
-    def __init__(self, *, enabled: bool | str = True, **kwargs: Any) -> None:
-        kwargs.setdefault("model_selection", "challenger")
-        super().__init__(**kwargs)
-        self.enabled = enabled
-
-    def run(self, context: Context) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        from mlops_core import lake, steps
-
-        if str(self.enabled).lower() in {"false", "0", "no", ""}:
-            raise AirflowSkipException("shadow scoring is switched off for this run")
-        candidate, why = steps.shadow_candidate(self.settings, self.model_name)
-        if candidate is None:
-            raise AirflowSkipException(why)
-        day = resolve_day(self.day, context)
-        manifest = steps.score(
-            self.lake_hook.get_conn(),
-            self.schema,
-            day,
-            settings=self.settings,
-            model_name=self.model_name,
-            alias="challenger",
-            batch_rows=int(self.batch_rows),
-            zone=lake.SHADOW,
-        )
-        self.log.info(
-            "Shadow-scored %s rows of %s with challenger v%s into %s",
-            manifest.rows_out,
-            day,
-            manifest.model_version,
-            manifest.output_key,
-        )
-        return manifest.to_dict()
 
 
 class ShadowEvaluationOperator(MlopsBaseOperator):
@@ -622,19 +540,21 @@ class ShadowEvaluationOperator(MlopsBaseOperator):
     def __init__(
         self,
         *,
-        model_name: str,
-        label_delay_days: int | str = 1,
-        min_positives: int | str = 50,
+        label_delay_days: int | str | None = None,
+        min_positives: int | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model_name = model_name
         self.label_delay_days, self.min_positives = label_delay_days, min_positives
 
     def run(self, context: Context) -> dict[str, Any]:
         from mlops_core import monitoring
-        from mlops_core.shadow import ShadowPolicy
 
+        spec_monitoring = self.spec.monitoring
+        if spec_monitoring is None:
+            raise AirflowFailException(
+                f"use case {self.spec.name} ({self.spec.source}) has no monitoring section"
+            )
         day = resolve_day(self.day, context)
         result = monitoring.shadow_evaluation(
             self.lake_hook.get_conn(),
@@ -642,8 +562,10 @@ class ShadowEvaluationOperator(MlopsBaseOperator):
             day,
             settings=self.settings,
             model_name=self.model_name,
-            perf=monitoring.PerformanceThresholds(label_delay_days=int(self.label_delay_days)),
-            policy=ShadowPolicy(min_positives=int(self.min_positives)),
+            perf=with_overrides(
+                spec_monitoring.performance, {"label_delay_days": self.label_delay_days}
+            ),
+            policy=with_overrides(spec_monitoring.shadow, {"min_positives": self.min_positives}),
         )
         self.log.info(
             "Shadow evaluation of %s on %s: %s (%s)",

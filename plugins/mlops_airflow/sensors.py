@@ -28,7 +28,7 @@ class PartitionSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        dataset_schema: str = "fraud",
+        use_case: str,
         day: str | None = None,
         marker: str = "_SUCCESS",
         lake_conn_id: str | None = DataLakeHook.default_conn_name,
@@ -38,7 +38,7 @@ class PartitionSensor(BaseSensorOperator):
         kwargs.setdefault("poke_interval", 60)
         kwargs.setdefault("timeout", 6 * 3600)
         super().__init__(**kwargs)
-        self.dataset_schema = dataset_schema
+        self.use_case = use_case
         self.day = day
         self.marker = marker
         self.lake_conn_id = lake_conn_id
@@ -51,12 +51,12 @@ class PartitionSensor(BaseSensorOperator):
     def _key(self, context: Context) -> str:
         from mlops_core import lake
         from mlops_core.errors import PipelineError
-        from mlops_core.schema import load_schema
+        from mlops_core.spec import load_spec
 
         try:
-            name = load_schema(self.dataset_schema).name
+            name = load_spec(self.use_case).dataset.name
             day = resolve_day(self.day, context)
-        except PipelineError as exc:  # a bad schema or day: waiting cannot fix it
+        except PipelineError as exc:  # a bad spec or day: waiting cannot fix it
             raise AirflowFailException(
                 f"[{type(exc).__name__}] (runbook: #{exc.runbook})\n{exc}"
             ) from exc

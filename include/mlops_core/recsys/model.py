@@ -26,6 +26,10 @@ import scipy.sparse as sp
 FACTORS_FILE, IDS_FILE, META_FILE = "factors.npz", "ids.json", "model.json"
 
 
+# Estimator -> the RecTrainParams fields that are its hyperparameters.
+RANKING_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {"pure_svd": ("factors", "n_iter")}
+
+
 @dataclass(frozen=True)
 class RecTrainParams:
     """Hyperparameters and the evaluation split of the recommender."""
@@ -38,6 +42,7 @@ class RecTrainParams:
     k: int = 10
     seed: int = 0
     n_iter: int = 7
+    estimator: str = "pure_svd"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

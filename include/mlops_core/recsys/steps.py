@@ -5,7 +5,6 @@ validate, register, promote, model selection) are shared with fraud in ``mlops_c
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import tempfile
 from dataclasses import asdict, dataclass
@@ -43,6 +42,7 @@ from mlops_core.recsys.topk import topk
 from mlops_core.schema import DatasetSchema
 from mlops_core.storage import Storage, sha256_file
 
+# The recommender's own column names; load_window maps the dataset's columns onto them.
 COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
 OUTPUT_FILE = "recommendations.parquet"
 
@@ -50,13 +50,12 @@ OUTPUT_FILE = "recommendations.parquet"
 def land_sample_partition(
     storage: Storage, schema: DatasetSchema, day: dt.date, *, seed: int = 11, sessions: int = 2_500
 ) -> dict[str, Any]:
+    """Generate a day of synthetic interactions into the landing zone (Parquet), then
+    ``_SUCCESS``."""
+    from mlops_core.generators import land_frame
+
     frame = generate_interactions(day, seed=seed, sessions=sessions)
-    prefix = lake.landing_prefix(schema.name, day)
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False, compression="zstd")
-    storage.write_bytes(prefix + "part-000.parquet", buf.getvalue())
-    storage.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
-    return {"key": prefix + "part-000.parquet", "rows": len(frame)}
+    return {"key": land_frame(storage, schema, day, frame, fmt="parquet"), "rows": len(frame)}
 
 
 def load_window(
@@ -70,7 +69,7 @@ def load_window(
         if not storage.exists(prefix + lake.VALIDATED_MARKER):
             continue
         with storage.local_copy(lake.working_data_key(schema.name, day)) as path:
-            frames.append(pd.read_parquet(path, columns=COLUMNS))
+            frames.append(_read_interactions(path, schema))
         partitions[day.isoformat()] = json.loads(storage.read_bytes(prefix + lake.MANIFEST))[
             "data_sha256"
         ]
@@ -83,6 +82,22 @@ def load_window(
     frame["user_id"] = frame["user_id"].astype(str)
     frame["item_id"] = frame["item_id"].astype(str)
     return frame, partitions
+
+
+def _read_interactions(path: Path, schema: DatasetSchema) -> pd.DataFrame:
+    """A validated partition with the dataset's user/item/rating/timestamp columns under the
+    recommender's names; without a rating column every interaction weighs 1."""
+    names = {
+        schema.user_column: "user_id",
+        schema.item_column: "item_id",
+        schema.timestamp_column: "timestamp",
+    }
+    if schema.rating_column:
+        names[schema.rating_column] = "rating"
+    frame = pd.read_parquet(path, columns=list(names)).rename(columns=names)
+    if not schema.rating_column:
+        frame["rating"] = np.float32(1.0)
+    return frame[COLUMNS]
 
 
 def pending_history(
@@ -120,6 +135,7 @@ def train(
     settings: Settings,
     params: RecTrainParams,
     experiment: str,
+    run_tags: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Fit PureSVD on the window before the holdout days, evaluate it and the popularity
     baseline on the holdout, and log model + evaluation data to MLflow.
@@ -168,6 +184,7 @@ def train(
         "schema_fingerprint": schema.fingerprint(),
         "logical_date": day.isoformat(),
         "model_kind": "recommender",
+        **(run_tags or {}),
     }
     experiment_id = registry.ensure_experiment(
         settings.mlflow_tracking_uri, experiment, settings.mlflow_artifact_location

@@ -1,0 +1,119 @@
+"""The task-type interface: what *train*, *gate*, *score* and *sample data* mean for one kind of
+machine-learning task (binary classification, implicit-feedback ranking).
+
+Operators and the DAG factory only ever talk to a ``TaskType``: they never branch on a use
+case or a kind. A use case picks its task type by name in its spec (``task:``); the spec's
+``model``, ``gate`` and ``scoring`` sections are validated against the dataclasses the task
+type declares here, so a typo in a spec is refused with the file and key before any data is
+touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from mlops_core.config import Settings
+    from mlops_core.evaluate import GateVerdict
+    from mlops_core.spec import UseCaseSpec
+    from mlops_core.storage import Storage
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which registered version scores: ``alias`` (``champion``, ``challenger``), or the
+    champion of the scored day from the promotion ledger (``selection="as_of"``)."""
+
+    model_name: str
+    alias: str = "champion"
+    selection: str = "alias"
+
+
+class TaskType(ABC):
+    """One kind of ML task. Subclasses are stateless; every method takes the spec.
+
+    Class attributes:
+        name: the value of ``task:`` in a spec.
+        dataset_kind: the dataset kind it reads (``events``, ``interactions``).
+        train_params / gate_thresholds / score_params: frozen dataclasses whose fields are
+            the keys a spec's ``model``/``training``, ``gate`` and ``scoring`` sections take.
+        estimators: estimator name -> the ``train_params`` fields that are its
+            hyperparameters (a hyperparameter of another estimator in a spec is an error).
+        training_knobs / scoring_knobs: fields offered as DAG Params (trigger form), beside
+            every gate threshold; the spec's values are their defaults.
+        param_help: JSON-schema fragments (description, bounds) for those Params.
+        supports_monitoring / supports_shadow: whether drift/performance monitoring and
+            shadow promotion exist for this task type.
+        output_label: what one scored partition holds, for log lines and doc pages.
+    """
+
+    name: ClassVar[str]
+    dataset_kind: ClassVar[str]
+    train_params: ClassVar[type]
+    gate_thresholds: ClassVar[type]
+    score_params: ClassVar[type]
+    estimators: ClassVar[dict[str, tuple[str, ...]]]
+    training_knobs: ClassVar[tuple[str, ...]] = ("window_days",)
+    scoring_knobs: ClassVar[tuple[str, ...]] = ()
+    param_help: ClassVar[dict[str, dict[str, Any]]] = {}
+    supports_monitoring: ClassVar[bool] = False
+    supports_shadow: ClassVar[bool] = False
+    output_label: ClassVar[str] = "scores"
+
+    @abstractmethod
+    def train(
+        self,
+        storage: Storage,
+        spec: UseCaseSpec,
+        day: dt.date,
+        *,
+        settings: Settings,
+        params: Any,
+        run_tags: dict[str, str],
+    ) -> dict[str, Any]:
+        """Fit on the validated window ending at ``day``, evaluate on its holdout and log the
+        run (model, metrics, evaluation data) to MLflow; returns ``run_id``, ``model_uri``,
+        ``metrics`` and ``tags`` for XCom."""
+
+    @abstractmethod
+    def gate(
+        self, settings: Settings, spec: UseCaseSpec, model_name: str, version: str, thresholds: Any
+    ) -> GateVerdict:
+        """Judge registered ``version`` against its baselines and the champion on the same
+        evaluation data, record the verdict, and raise ``GateRejectedError`` unless it
+        passes."""
+
+    def wait_for_inputs(
+        self,
+        storage: Storage,
+        spec: UseCaseSpec,
+        day: dt.date,
+        params: Any,
+        *,
+        log: logging.Logger,
+    ) -> None:  # noqa: B027 - optional hook, most task types read one partition
+        """Block until every partition that scoring ``day`` reads is ready (default: only the
+        day itself, which validation already guarantees)."""
+
+    @abstractmethod
+    def score(
+        self,
+        storage: Storage,
+        spec: UseCaseSpec,
+        day: dt.date,
+        *,
+        settings: Settings,
+        model: ModelChoice,
+        params: Any,
+        zone: str,
+    ) -> Any:
+        """Score the day's validated partition; output and manifest (written last) under
+        ``<zone>/<dataset>/dt=<day>/``. Returns the manifest (``to_dict()`` for XCom)."""
+
+    @abstractmethod
+    def describe_scoring(self, manifest: Any) -> str:
+        """One log line for on-call: what was written where, with which model."""

@@ -1,0 +1,101 @@
+"""Binary classification (e.g. fraud, credit default): a scikit-learn pipeline on a time
+split, gated on PR-AUC and recall at a false-positive-rate target, scored row by row."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from mlops_core.evaluate import GateThresholds
+from mlops_core.tasks.base import ModelChoice, TaskType
+from mlops_core.train import HYPERPARAMETERS, TrainParams
+
+
+@dataclass(frozen=True)
+class ClassificationScoreParams:
+    """``batch_rows``: rows per streamed scoring batch (bounds memory)."""
+
+    batch_rows: int = 250_000
+    shadow: bool = True
+
+
+class BinaryClassification(TaskType):
+    name: ClassVar[str] = "binary_classification"
+    dataset_kind: ClassVar[str] = "events"
+    train_params: ClassVar[type] = TrainParams
+    gate_thresholds: ClassVar[type] = GateThresholds
+    score_params: ClassVar[type] = ClassificationScoreParams
+    estimators: ClassVar[dict[str, tuple[str, ...]]] = HYPERPARAMETERS
+    training_knobs: ClassVar[tuple[str, ...]] = ("window_days", "estimator")
+    scoring_knobs: ClassVar[tuple[str, ...]] = ("batch_rows", "shadow")
+    supports_monitoring: ClassVar[bool] = True
+    supports_shadow: ClassVar[bool] = True
+    param_help: ClassVar[dict[str, dict[str, Any]]] = {
+        "window_days": {"minimum": 1, "maximum": 365, "description": "Days of labelled data."},
+        "min_pr_auc": {"minimum": 0, "maximum": 1, "description": "Gate: PR-AUC floor."},
+        "min_recall_at_fpr": {
+            "minimum": 0,
+            "maximum": 1,
+            "description": "Gate: recall floor at the FPR target.",
+        },
+        "fpr_target": {
+            "exclusiveMinimum": 0,
+            "maximum": 0.5,
+            "description": "False-positive rate at which recall is measured.",
+        },
+        "max_regression": {
+            "minimum": 0,
+            "maximum": 1,
+            "description": "Gate: largest tolerated drop vs the champion.",
+        },
+        "batch_rows": {
+            "minimum": 1_000,
+            "maximum": 5_000_000,
+            "description": "Rows per scoring batch (bounds memory).",
+        },
+        "shadow": {
+            "description": "Also score a gate-passed challenger into scored_shadow/ "
+            "(skipped when there is none)."
+        },
+    }
+    output_label = "scores"
+
+    def train(self, storage, spec, day: dt.date, *, settings, params, run_tags):
+        from mlops_core import steps
+
+        return steps.train(
+            storage,
+            spec.dataset,
+            day,
+            settings=settings,
+            params=params,
+            experiment=spec.experiment,
+            run_tags=run_tags,
+        )
+
+    def gate(self, settings, spec, model_name: str, version: str, thresholds):
+        from mlops_core import steps
+
+        return steps.gate(settings, spec.dataset, model_name, str(version), thresholds)
+
+    def score(self, storage, spec, day: dt.date, *, settings, model: ModelChoice, params, zone):
+        from mlops_core import steps
+
+        return steps.score(
+            storage,
+            spec.dataset,
+            day,
+            settings=settings,
+            model_name=model.model_name,
+            alias=model.alias,
+            selection=model.selection,
+            batch_rows=int(params.batch_rows),
+            zone=zone,
+        )
+
+    def describe_scoring(self, manifest) -> str:
+        return (
+            f"Scored {manifest.rows_out} rows of {manifest.day} into {manifest.output_key} "
+            f"with {manifest.model_name} v{manifest.model_version} ({manifest.model_rule})"
+        )
