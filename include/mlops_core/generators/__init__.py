@@ -1,0 +1,1 @@
+"""Synthetic demo data generators, one module per use case."""
