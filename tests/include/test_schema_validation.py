@@ -198,11 +198,12 @@ def test_dict_problems_name_dict_as_source() -> None:
         DatasetSchema.from_dict({**USER_SCHEMA, "min_rows": True})
 
 
-@pytest.mark.parametrize("name", ["fraud", "interactions"])
+@pytest.mark.parametrize("name", ["fraud", "recommender", "loans"])
 def test_bundled_schemas_load(name: str) -> None:
     schema = load_schema(name)
 
-    assert schema.kind == {"fraud": "events", "interactions": "interactions"}[name]
+    kinds = {"fraud": "events", "recommender": "interactions", "loans": "events"}
+    assert schema.kind == kinds[name]
     assert DatasetSchema.from_dict(schema.to_dict()) == schema
 
 
