@@ -26,7 +26,12 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
 os.environ["MLOPS_DATA_ROOT"] = str(_SESSION_DIR / "data")
-for _key in ("MLOPS_STORAGE_URL", "MLOPS_S3_ENDPOINT_URL", "MLFLOW_TRACKING_URI"):
+for _key in (
+    "MLOPS_STORAGE_URL",
+    "MLOPS_S3_ENDPOINT_URL",
+    "MLFLOW_TRACKING_URI",
+    "MLOPS_SPECS_DIR",
+):
     os.environ.pop(_key, None)
 
 

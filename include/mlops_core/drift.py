@@ -11,17 +11,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mlops_core.knobs import DriftThresholds  # noqa: F401 - re-exported
+
 OK, WARN, ALERT = "ok", "warn", "alert"
 _LEVELS = {OK: 0, WARN: 1, ALERT: 2}
 _EPS = 1e-4
 UNSEEN = "__unseen__"
-
-
-@dataclass(frozen=True)
-class DriftThresholds:
-    psi_warn: float = 0.1
-    psi_alert: float = 0.25
-    ks_pvalue: float = 0.01  # a numeric feature also needs a significant KS shift to alert
 
 
 def _psi(ref_share: np.ndarray, cur_share: np.ndarray) -> float:

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
+from mlops_core.knobs import GateThresholds  # noqa: F401 - re-exported
+
 PROMOTE, REJECT = "promote", "reject"
 # Too few cases were evaluated to decide either way; like a rejection, nothing is promoted.
 INSUFFICIENT = "insufficient"
@@ -26,16 +28,6 @@ def classification_metrics(
         "recall_at_fpr": float(tpr[within].max()) if within.any() else 0.0,
         "positive_rate": float(np.mean(y)),
     }
-
-
-@dataclass(frozen=True)
-class GateThresholds:
-    """Absolute floors and the largest drop against the champion that is tolerated."""
-
-    min_pr_auc: float = 0.20
-    min_recall_at_fpr: float = 0.30
-    fpr_target: float = 0.01
-    max_regression: float = 0.01
 
 
 @dataclass

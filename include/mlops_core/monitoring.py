@@ -8,7 +8,7 @@ import datetime as dt
 import html
 import io
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -19,20 +19,12 @@ from mlops_core.config import Settings
 from mlops_core.drift import ALERT, OK, WARN, DriftReport, DriftThresholds, drift_report, worst
 from mlops_core.errors import InputMissingError
 from mlops_core.evaluate import classification_metrics
+from mlops_core.knobs import PerformanceThresholds  # noqa: F401 - re-exported
 from mlops_core.policy import Decision, PolicyInput, RetrainPolicy, decide
 from mlops_core.schema import DatasetSchema
 from mlops_core.storage import Storage
 
 REFERENCE_SAMPLE = 50_000
-
-
-@dataclass(frozen=True)
-class PerformanceThresholds:
-    label_delay_days: int = 1
-    window_days: int = 3  # matured partitions pooled for a stable PR-AUC
-    warn_drop: float = 0.05
-    alert_drop: float = 0.10
-    fpr_target: float = 0.01
 
 
 def decisions_prefix(model: str) -> str:

@@ -11,13 +11,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 
 from mlops_core.drift import ALERT, WARN
-
-
-@dataclass(frozen=True)
-class RetrainPolicy:
-    cooldown_hours: float = 24.0
-    min_new_labelled_rows: int = 5_000
-    max_retrains_per_day: int = 1
+from mlops_core.knobs import RetrainPolicy  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)

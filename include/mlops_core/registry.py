@@ -118,6 +118,25 @@ def log_values(
     )
 
 
+def log_child_run(
+    tracking_uri: str,
+    experiment_id: str,
+    *,
+    parent_run_id: str,
+    run_name: str,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+) -> str:
+    """A nested run under ``parent_run_id`` (shown beneath it in the MLflow UI)."""
+    mlc = client(tracking_uri)
+    with open_run(
+        mlc, experiment_id, run_name, {**tags, "mlflow.parentRunId": parent_run_id}
+    ) as run_id:
+        log_values(mlc, run_id, params=params, metrics=metrics)
+    return run_id
+
+
 def log_model(mlc: Any, run_id: str, save: Callable[[Path, Any], None]) -> str:
     """Log a model named ``model`` from run ``run_id`` and return its ``models:/<id>`` URI.
 

@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
-
 from mlops_core.errors import SchemaError
 
 NORMALIZE_MODES = ("none", "lower", "upper")
@@ -153,8 +151,10 @@ class DatasetSchema:
         """The label value of the positive class: ``positive_label``, else 1."""
         return 1 if self.positive_label is None else self.positive_label
 
-    def target(self, labels: Any) -> np.ndarray:
+    def target(self, labels: Any):
         """Labels as a 0/1 array: 1 where the label equals the positive class."""
+        import numpy as np
+
         return (np.asarray(labels, dtype=object) == self.positive).astype(np.int64)
 
     def required_columns(self, *, with_label: bool) -> list[str]:

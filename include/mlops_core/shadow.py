@@ -9,16 +9,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sklearn.metrics import average_precision_score
 
+from mlops_core.knobs import ShadowPolicy  # noqa: F401 - re-exported
+
 PROMOTE, KEEP, INCONCLUSIVE, INSUFFICIENT = "promote", "keep", "inconclusive", "insufficient"
-
-
-@dataclass(frozen=True)
-class ShadowPolicy:
-    min_rows: int = 10_000
-    min_positives: int = 50
-    n_boot: int = 400
-    confidence: float = 0.95
-    seed: int = 0
 
 
 @dataclass(frozen=True)

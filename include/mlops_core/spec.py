@@ -392,7 +392,10 @@ def _build(data: Any, source: str) -> tuple[list[str], UseCaseSpec | None]:
         "scoring",
     )
     promotion = check.choice(
-        training, "promotion", "training", PROMOTION_MODES if tt.supports_shadow else ("direct",),
+        training,
+        "promotion",
+        "training",
+        PROMOTION_MODES if tt.supports_shadow else ("direct",),
         "direct",
     )
     monitoring = _monitoring(check, data, tt)
@@ -402,6 +405,7 @@ def _build(data: Any, source: str) -> tuple[list[str], UseCaseSpec | None]:
     for key in ("description", "owner"):
         if key in data and not isinstance(data[key], str):
             check.add(key, f"expected a string, got {_describe(data[key])}")
+    train, search, gate = _shared_settings(check, data, train, search, gate)
     if dataset is None or check.problems:
         return check.problems, None
     spec = UseCaseSpec(
@@ -427,6 +431,32 @@ def _build(data: Any, source: str) -> tuple[list[str], UseCaseSpec | None]:
         raw=dict(data),
     )
     return check.problems, spec
+
+
+def _shared_settings(check: _Check, data: dict[str, Any], train, search, gate):
+    """A setting that both training and the gate read (``k``, ``fpr_target``,
+    ``min_users_evaluated``) is one setting: given in one section it applies to both; given
+    in both with different values it is an error."""
+    shared = {f.name for f in dataclasses.fields(gate)} & {
+        f.name for f in dataclasses.fields(train)
+    }
+    training = data.get("training") if isinstance(data.get("training"), dict) else {}
+    gate_raw = data.get("gate") if isinstance(data.get("gate"), dict) else {}
+    for name in sorted(shared):
+        in_training, in_gate = name in training, name in gate_raw
+        if in_training and in_gate and getattr(train, name) != getattr(gate, name):
+            check.add(
+                f"gate.{name}",
+                f"{getattr(gate, name)!r} differs from training.{name} "
+                f"{getattr(train, name)!r}: it is one setting, give it once or equal",
+            )
+        elif in_gate and not in_training:
+            value = getattr(gate, name)
+            train = dataclasses.replace(train, **{name: value})
+            search = tuple(dataclasses.replace(c, **{name: value}) for c in search)
+        elif in_training and not in_gate:
+            gate = dataclasses.replace(gate, **{name: getattr(train, name)})
+    return train, search, gate
 
 
 def _dataset(check: _Check, value: Any, tt, source: str) -> DatasetSchema | None:
@@ -496,15 +526,16 @@ def _model(check: _Check, data: dict[str, Any], tt) -> tuple[Any, tuple[Any, ...
                     f"(its hyperparameters: {', '.join(own) or 'none'})",
                 )
                 continue
-            values.update(
-                check.typed({key: value}, path, tt.train_params, (*own, *general))
-            )
+            values.update(check.typed({key: value}, path, tt.train_params, (*own, *general)))
         return check.build(tt.train_params, {**base, **values}, path)
 
     train = candidate(model, "model") or tt.train_params()
     search_raw = model.get("search", [])
     if not isinstance(search_raw, list):
         check.add("model.search", f"expected a list of candidates, got {_describe(search_raw)}")
+        search_raw = []
+    if search_raw and not tt.supports_search:
+        check.add("model.search", f"task {tt.name} has no model search yet; leave it out")
         search_raw = []
     search = []
     for i, entry in enumerate(search_raw):
@@ -524,10 +555,12 @@ def _monitoring(check: _Check, data: dict[str, Any], tt) -> MonitoringSpec | Non
     if not tt.supports_monitoring:
         check.add("monitoring", f"task {tt.name} has no monitoring yet; leave the section out")
         return None
-    from mlops_core.drift import DriftThresholds
-    from mlops_core.monitoring import PerformanceThresholds
-    from mlops_core.policy import RetrainPolicy
-    from mlops_core.shadow import ShadowPolicy
+    from mlops_core.knobs import (
+        DriftThresholds,
+        PerformanceThresholds,
+        RetrainPolicy,
+        ShadowPolicy,
+    )
 
     raw = check.mapping(data["monitoring"], "monitoring")
     check.keys(raw, "monitoring", MONITORING_KEYS)
@@ -539,7 +572,9 @@ def _monitoring(check: _Check, data: dict[str, Any], tt) -> MonitoringSpec | Non
         ("shadow", ShadowPolicy),
     ):
         path = f"monitoring.{key}"
-        parts[key] = check.build(cls, check.typed(check.mapping(raw.get(key), path), path, cls), path)
+        parts[key] = check.build(
+            cls, check.typed(check.mapping(raw.get(key), path), path, cls), path
+        )
     return MonitoringSpec(
         schedule=check.cron(raw.get("schedule", "0 6 * * *"), "monitoring.schedule"), **parts
     )

@@ -40,7 +40,7 @@ from mlops_core.sample_data import generate_transactions
 from mlops_core.schema import DatasetSchema
 from mlops_core.score import ScoringManifest, file_sha256, score_file
 from mlops_core.storage import Storage
-from mlops_core.train import TrainParams, load_training_set, train_model
+from mlops_core.train import TrainParams, compare_candidates, load_training_set, train_model
 from mlops_core.validate import ValidationReport
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -222,10 +222,28 @@ def train(
     params: TrainParams,
     experiment: str,
     run_tags: dict[str, str] | None = None,
+    search: tuple[TrainParams, ...] = (),
 ) -> dict[str, Any]:
     """Train on the validated window ending at ``day`` and log the run to MLflow;
-    ``run_tags`` (e.g. the Airflow dag/run/task ids) are added to the run's tags."""
+    ``run_tags`` (e.g. the Airflow dag/run/task ids) are added to the run's tags.
+
+    With ``search`` candidates, ``params`` and each candidate are compared on a validation
+    slice of the training split (nested MLflow runs under the training run); the best is
+    refitted on the whole training split and becomes the run's model.
+    """
     data = load_training_set(storage, schema, day, params.window_days)
+    trials = compare_candidates(data.frame, schema, [params, *search]) if search else []
+    if trials:
+        params = next(t.params for t in trials if t.selected)
+        log.info(
+            "Model search over %d candidates on the validation slice: %s",
+            len(trials),
+            "; ".join(
+                f"{t.params.estimator} pr_auc={t.metrics['pr_auc']:.4f}"
+                + (" (selected)" if t.selected else "")
+                for t in trials
+            ),
+        )
     result = train_model(data.frame, schema, params)
     suite_hashes = sorted(
         {
@@ -261,13 +279,34 @@ def train(
             run_name=f"{schema.name}-{day.isoformat()}",
             pipeline=result.pipeline,
             input_example=example,
-            params={**params.to_dict(), "train_rows": result.train_rows, "cutoff": result.cutoff},
+            params={
+                **params.to_dict(),
+                "train_rows": result.train_rows,
+                "cutoff": result.cutoff,
+                "search_candidates": len(trials),
+            },
             metrics=result.metrics,
             tags=tags,
             artifacts={"holdout": holdout},
         )
+    for i, trial in enumerate(trials):
+        registry.log_child_run(
+            settings.mlflow_tracking_uri,
+            experiment_id,
+            parent_run_id=run_id,
+            run_name=f"{schema.name}-{day.isoformat()}-candidate-{i}-{trial.params.estimator}",
+            params=trial.params.to_dict(),
+            metrics={f"validation_{k}": v for k, v in trial.metrics.items()},
+            tags={"search_selected": str(trial.selected).lower()},
+        )
     write_domains(storage, schema, run_id, categorical_domains(data.frame, schema))
-    return {"run_id": run_id, "model_uri": model_uri, "metrics": result.metrics, "tags": tags}
+    out = {"run_id": run_id, "model_uri": model_uri, "metrics": result.metrics, "tags": tags}
+    if trials:
+        out["search"] = [
+            {"estimator": t.params.estimator, "validation": t.metrics, "selected": t.selected}
+            for t in trials
+        ]
+    return out
 
 
 def register(settings: Settings, model_name: str, model_uri: str, run_id: str) -> dict[str, str]:
@@ -305,6 +344,17 @@ def gate(
     verdict = evaluate_gate(
         metrics_of(challenger), metrics_of(champion) if champion else None, thresholds
     )
+    run_metrics = registry.client(uri).get_run(challenger.run_id).data.metrics
+    baseline = {
+        k[len("baseline_") :]: v for k, v in run_metrics.items() if k.startswith("baseline_")
+    }
+    if baseline:
+        verdict.context["logistic_regression_baseline"] = baseline
+        verdict.reasons.append(
+            f"for scale: a default logistic regression on the same split reaches pr_auc "
+            f"{baseline.get('pr_auc', float('nan')):.4f}, recall_at_fpr "
+            f"{baseline.get('recall_at_fpr', float('nan')):.4f}"
+        )
     return record_gate_verdict(settings, challenger, champion, verdict)
 
 

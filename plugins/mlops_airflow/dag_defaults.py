@@ -1,43 +1,14 @@
-"""Assets and defaults shared by the DAG files (kept here so DAG files stay wiring only)."""
+"""Defaults shared by every generated DAG: retries, timeouts, incidents and the runbook."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 
-from airflow.sdk import Asset
-
 from mlops_airflow.notifications import IncidentNotifier
 
-FRAUD_LANDED = Asset(
-    name="fraud_transactions_landed", uri="x-mlops://lake/landing/fraud_transactions"
-)
-FRAUD_CHAMPION = Asset(name="fraud_model_champion", uri="x-mlops://registry/fraud_model/champion")
-FRAUD_SCORED = Asset(
-    name="fraud_transactions_scored", uri="x-mlops://lake/scored/fraud_transactions"
-)
-FRAUD_RETRAIN_REQUESTED = Asset(
-    name="fraud_model_retrain_requested", uri="x-mlops://monitoring/fraud_model/retrain"
-)
-
-INTERACTIONS_LANDED = Asset(name="interactions_landed", uri="x-mlops://lake/landing/interactions")
-RECOMMENDER_CHAMPION = Asset(
-    name="recommender_model_champion", uri="x-mlops://registry/recommender_model/champion"
-)
-RECOMMENDATIONS_SCORED = Asset(
-    name="recommendations_scored", uri="x-mlops://lake/scored/interactions"
-)
-
-# A bundled schema name or the path of a JSON schema file for the user's own transactions.
-FRAUD_SCHEMA = os.environ.get("MLOPS_FRAUD_SCHEMA", "fraud")
 # How often data-arrival sensors (and their triggers) look for the _SUCCESS marker.
 SENSOR_POKE_SECONDS = int(os.environ.get("MLOPS_SENSOR_POKE_SECONDS", "120"))
-# The interactions schema (bundled name or JSON path) of the recommender.
-INTERACTIONS_SCHEMA = os.environ.get("MLOPS_INTERACTIONS_SCHEMA", "interactions")
-RECOMMENDER_MODEL = "recommender_model"
-RECOMMENDER_EXPERIMENT = "recommender"
-FRAUD_MODEL = "fraud_model"
-FRAUD_EXPERIMENT = "fraud_detection"
 
 
 def default_args(**overrides):
@@ -118,9 +89,11 @@ The champion is whatever the registry and the ledger agree on; re-run the traini
 gate compares against the new champion), or retry the unfinished promotion named in the error.
 
 ### schema-invalid
-The dataset schema file (`MLOPS_FRAUD_SCHEMA` / `MLOPS_INTERACTIONS_SCHEMA`, or a bundled name)
-is malformed or inconsistent; the error names the file and lists every problem as
-`key.path: problem`. Nothing was read from or written to the lake and the task is not retried.
+The use case's spec (`include/specs/<name>.yaml`, or a team's file under `MLOPS_SPECS_DIR`) or
+a dataset schema file is malformed or inconsistent; the error names the file and lists every
+problem as `file: key.path: problem`. An invalid spec builds no DAGs of its own; the DAG
+`spec_invalid__<file>` shows the error instead. Nothing was read from or written to the lake
+and the task is not retried.
 Fix the schema file, then clear the task.
 
 ### day-out-of-range

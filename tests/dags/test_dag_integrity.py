@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -36,15 +37,10 @@ RUNBOOK_SECTIONS = [
     "schema-invalid",
 ]
 EXPECTED = {
-    "fraud_training",
-    "fraud_scoring",
-    "fraud_sample_landing",
-    "model_monitoring",
-    "rollback_champion",
-    "interactions_sample_landing",
-    "recommender_training",
-    "recommender_scoring",
-}
+    f"{use_case}_{role}"
+    for use_case in ("fraud", "recommender", "loans")
+    for role in ("training", "scoring", "rollback", "sample_landing")
+} | {"fraud_monitoring", "loans_monitoring"}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +52,7 @@ def dagbag(tmp_path_factory: pytest.TempPathFactory):
 
 def test_no_import_errors(dagbag) -> None:
     assert dagbag.import_errors == {}
-    assert EXPECTED <= set(dagbag.dag_ids)
+    assert set(dagbag.dag_ids) == EXPECTED  # the recommender has no monitoring (not for ranking)
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED))
@@ -99,6 +95,7 @@ def test_training_order_and_schedules(dagbag) -> None:
         "fraud_model_retrain_requested",
     }
     assert type(timetable.timetable).__name__ == "CronDataIntervalTimetable"
+    assert timetable.timetable.expression == "0 2 * * *"
     assert dag.max_active_runs == 1
     assert dagbag.dags["fraud_scoring"].max_active_runs <= 8
 
@@ -113,10 +110,15 @@ def test_training_order_and_schedules(dagbag) -> None:
         ("fraud_scoring", {"model_selection": "as_of"}, True),
         ("fraud_scoring", {"model_selection": "latest"}, False),
         ("fraud_scoring", {"batch_rows": 10}, False),
-        ("rollback_champion", {"target": "previous"}, True),
-        ("rollback_champion", {"target": "3"}, True),
-        ("rollback_champion", {"target": "latest; drop table"}, False),
-        ("model_monitoring", {"psi_alert": -1}, False),
+        ("fraud_training", {"estimator": "logistic_regression"}, True),
+        ("fraud_training", {"estimator": "pure_svd"}, False),
+        ("fraud_rollback", {"target": "previous"}, True),
+        ("fraud_rollback", {"target": "3"}, True),
+        ("fraud_rollback", {"target": "latest; drop table"}, False),
+        ("fraud_monitoring", {"psi_alert": -1}, False),
+        ("loans_training", {"fpr_target": 0.05, "estimator": "random_forest"}, True),
+        ("loans_training", {"min_pr_auc": 2}, False),
+        ("recommender_training", {"promotion": "shadow"}, False),
         ("recommender_training", {"factors": 64, "holdout_days": 2}, True),
         ("recommender_training", {"factors": 1}, False),
         ("recommender_training", {"min_lift_over_popularity": -0.5}, False),
@@ -128,7 +130,8 @@ def test_training_order_and_schedules(dagbag) -> None:
 def test_params_validate_trigger_input(dagbag, dag_id: str, params: dict, ok: bool) -> None:
     from airflow.sdk.definitions.param import ParamsDict
 
-    merged = ParamsDict(dagbag.dags[dag_id].params)
+    # A copy: assigning into a ParamsDict changes the DAG's own Param objects.
+    merged = ParamsDict(copy.deepcopy(dagbag.dags[dag_id].params))
     if ok:
         for key, value in params.items():
             merged[key] = value
@@ -154,10 +157,24 @@ def test_recommender_wiring(dagbag) -> None:
     assert (
         scoring.timetable.timetable.expression == "0 0 * * *"
     )  # daily, midnight: backfill dates = partition days
-    assert scoring.get_task("recommend").upstream_task_ids == {"validate"}
+    assert scoring.get_task("score").upstream_task_ids == {"validate"}
+    assert [o.name for o in scoring.get_task("score").outlets] == ["interactions_scored"]
     assert 1 < scoring.max_active_runs <= 8
     for dag in (training, scoring):
-        assert all(t.dataset_schema == "interactions" for t in dag.tasks)
+        assert all(t.use_case == "recommender" for t in dag.tasks)
+
+
+def test_param_defaults_come_from_the_spec(dagbag) -> None:
+    """The trigger form offers the spec's values: loans' gate and estimator, not fraud's."""
+    from mlops_core.spec import load_spec
+
+    loans = load_spec("loans")
+    params = dagbag.dags["loans_training"].params
+    assert params["estimator"] == loans.train.estimator == "logistic_regression"
+    assert params["min_pr_auc"] == loans.gate.min_pr_auc
+    assert params["fpr_target"] == loans.gate.fpr_target == 0.05
+    assert dagbag.dags["fraud_training"].params["min_pr_auc"] == load_spec("fraud").gate.min_pr_auc
+    assert dagbag.dags["loans_scoring"].params["batch_rows"] == loans.scoring.batch_rows
 
 
 HEAVY = ["pandas", "sklearn", "mlflow", "great_expectations", "numpy", "boto3", "pyarrow"]

@@ -53,7 +53,7 @@ def test_recommender_dags_local_lake(tmp_path: Path) -> None:
     assert _asset_events(env, "interactions_landed") == 1
 
     _, storage, _ = demo._lake(env)
-    schema = load_schema("interactions")
+    schema = load_schema("recommender")
     recs = result["recommendations"]
     day = dt.date.fromisoformat(recs["day"])
     with storage.local_copy(lake.scored_prefix(schema.name, day) + "recommendations.parquet") as p:

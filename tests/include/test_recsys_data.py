@@ -18,7 +18,7 @@ from mlops_core.schema import load_schema
 from mlops_core.storage import LocalStorage
 
 DAY = dt.date(2026, 11, 5)
-SCHEMA = load_schema("interactions")
+SCHEMA = load_schema("recommender")
 
 
 @pytest.fixture

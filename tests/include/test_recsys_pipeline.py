@@ -19,7 +19,7 @@ from mlops_core.recsys.model import RecTrainParams
 from mlops_core.schema import load_schema
 from mlops_core.storage import LocalStorage
 
-SCHEMA = load_schema("interactions")
+SCHEMA = load_schema("recommender")
 END = dt.date(2026, 11, 14)
 WINDOW = 14
 MODEL = "rec_test_model"

@@ -29,7 +29,7 @@ from mlops_core.recsys.model import RecTrainParams
 from mlops_core.schema import load_schema
 from mlops_core.storage import LocalStorage
 
-SCHEMA = load_schema("interactions")
+SCHEMA = load_schema("recommender")
 END = dt.date(2026, 11, 28)
 WINDOW = 28
 N_USERS, N_ITEMS, N_CLUSTERS, EARLY_USERS = 300, 600, 10, 240

@@ -194,7 +194,7 @@ def test_recommender_champion_triggers_scoring_and_backfill_is_idempotent(
     """recommender_training through the REST API promotes a champion; a 7-day backfill of
     recommender_scoring runs 3 days at a time, each day's top-K reading the histories of the
     days before it, and reprocessing with the as-of model rewrites identical bytes."""
-    storage, schema = _lake(cluster), load_schema("interactions")
+    storage, schema = _lake(cluster), load_schema("recommender")
     for day in steps.window_days(REC_TRAIN_DAY, REC_WINDOW):
         rec_steps.land_sample_partition(storage, schema, day, sessions=700)
     cluster.wait_for_dag("recommender_training")

@@ -226,17 +226,17 @@ def test_recommender_scoring_waits_for_history_in_flight(lake_root: LocalStorage
 
     earlier = DAY - dt.timedelta(days=1)
     land = LandSampleDataOperator(
-        task_id="land", dataset_schema="interactions", rows=300, lake_conn_id=None, outlets=[]
+        task_id="land", use_case="recommender", rows=300, lake_conn_id=None, outlets=[]
     )
     for day in (earlier, DAY):
         land.execute(_context(day))
 
     def extract_and_validate(day: dt.date) -> None:
         ExtractPartitionOperator(
-            task_id="extract", dataset_schema="interactions", lake_conn_id=None
+            task_id="extract", use_case="recommender", lake_conn_id=None
         ).execute(_context(day))
         ValidatePartitionOperator(
-            task_id="validate", dataset_schema="interactions", with_label=False, lake_conn_id=None
+            task_id="validate", use_case="recommender", with_label=False, lake_conn_id=None
         ).execute(_context(day))
 
     extract_and_validate(DAY)
@@ -246,7 +246,7 @@ def test_recommender_scoring_waits_for_history_in_flight(lake_root: LocalStorage
 
     impatient = BatchScoreOperator(
         task_id="recommend",
-        dataset_schema="interactions",
+        use_case="recommender",
         model_name="recommender_model",
         history_wait_seconds=0,
         lake_conn_id=None,
@@ -257,7 +257,7 @@ def test_recommender_scoring_waits_for_history_in_flight(lake_root: LocalStorage
 
     patient = BatchScoreOperator(
         task_id="recommend",
-        dataset_schema="interactions",
+        use_case="recommender",
         model_name="recommender_model",
         history_wait_seconds=60,
         history_poll_seconds=0.05,

@@ -11,13 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Callable
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from mlops_core import lake
-from mlops_core.schema import DatasetSchema
-from mlops_core.storage import Storage
+
+if TYPE_CHECKING:  # pandas is imported by the generators themselves, on use
+    import pandas as pd
+
+    from mlops_core.schema import DatasetSchema
+    from mlops_core.storage import Storage
 
 
 def _card_transactions(day: dt.date, *, seed: int, rows: int, drift: float) -> pd.DataFrame:
@@ -39,7 +41,7 @@ def _loans(day: dt.date, *, seed: int, rows: int, drift: float) -> pd.DataFrame:
     return generate_loans(day, seed=seed, n_rows=rows, drift=drift)
 
 
-GENERATORS: dict[str, Callable[..., pd.DataFrame]] = {
+GENERATORS: dict[str, Callable[..., Any]] = {
     "card_transactions": _card_transactions,
     "implicit_feedback": _implicit_feedback,
     "loans": _loans,

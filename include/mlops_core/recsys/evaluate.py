@@ -23,6 +23,7 @@ from mlops_core.evaluate import (
     GateVerdict,
     champion_regression,
 )
+from mlops_core.knobs import RecGateThresholds  # noqa: F401 - re-exported
 from mlops_core.recsys.model import FactorModel, interaction_matrix, popularity_topk
 from mlops_core.recsys.topk import topk
 
@@ -119,19 +120,6 @@ def evaluate_popularity(data: EvalSet, k: int) -> dict[str, float]:
     history = interaction_matrix(data.history, data.users, items)
     idx, _ = popularity_topk(counts, history, k)
     return ranking_metrics(data.users, _lists(idx, list(items)), data.relevant, k, data.catalogue)
-
-
-@dataclass(frozen=True)
-class RecGateThresholds:
-    """The challenger must beat popularity by a relative margin on recall@K and NDCG@K, and
-    may not fall more than ``max_regression`` (absolute) below the champion on either. With
-    fewer than ``min_users_evaluated`` evaluated users the verdict is ``insufficient``."""
-
-    k: int = 10
-    min_lift_over_popularity: float = 0.10
-    max_regression: float = 0.01
-    min_coverage: float = 0.0
-    min_users_evaluated: int = 50
 
 
 GATED = ("recall_at_k", "ndcg_at_k")

@@ -15,7 +15,7 @@ maps: nothing executable is unpickled when scoring.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,29 +23,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from mlops_core.knobs import RANKING_HYPERPARAMETERS, RecTrainParams  # noqa: F401
+
 FACTORS_FILE, IDS_FILE, META_FILE = "factors.npz", "ids.json", "model.json"
-
-
-# Estimator -> the RecTrainParams fields that are its hyperparameters.
-RANKING_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {"pure_svd": ("factors", "n_iter")}
-
-
-@dataclass(frozen=True)
-class RecTrainParams:
-    """Hyperparameters and the evaluation split of the recommender."""
-
-    window_days: int = 28
-    holdout_days: int = 3  # the shortest holdout; extended up to max_holdout_days when the
-    max_holdout_days: int = 14  # newest days hold fewer than min_users_evaluated users
-    min_users_evaluated: int = 50
-    factors: int = 32
-    k: int = 10
-    seed: int = 0
-    n_iter: int = 7
-    estimator: str = "pure_svd"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def confidence(ratings: np.ndarray) -> np.ndarray:

@@ -46,8 +46,8 @@ class TaskType(ABC):
         training_knobs / scoring_knobs: fields offered as DAG Params (trigger form), beside
             every gate threshold; the spec's values are their defaults.
         param_help: JSON-schema fragments (description, bounds) for those Params.
-        supports_monitoring / supports_shadow: whether drift/performance monitoring and
-            shadow promotion exist for this task type.
+        supports_monitoring / supports_shadow / supports_search: whether drift/performance
+            monitoring, shadow promotion and a model search exist for this task type.
         output_label: what one scored partition holds, for log lines and doc pages.
     """
 
@@ -61,6 +61,7 @@ class TaskType(ABC):
     scoring_knobs: ClassVar[tuple[str, ...]] = ()
     param_help: ClassVar[dict[str, dict[str, Any]]] = {}
     supports_monitoring: ClassVar[bool] = False
+    supports_search: ClassVar[bool] = False
     supports_shadow: ClassVar[bool] = False
     output_label: ClassVar[str] = "scores"
 
@@ -95,9 +96,10 @@ class TaskType(ABC):
         params: Any,
         *,
         log: logging.Logger,
-    ) -> None:  # noqa: B027 - optional hook, most task types read one partition
+    ) -> None:
         """Block until every partition that scoring ``day`` reads is ready (default: only the
         day itself, which validation already guarantees)."""
+        return None
 
     @abstractmethod
     def score(

@@ -4,20 +4,10 @@ split, gated on PR-AUC and recall at a false-positive-rate target, scored row by
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from mlops_core.evaluate import GateThresholds
+from mlops_core.knobs import HYPERPARAMETERS, ClassificationScoreParams, GateThresholds, TrainParams
 from mlops_core.tasks.base import ModelChoice, TaskType
-from mlops_core.train import HYPERPARAMETERS, TrainParams
-
-
-@dataclass(frozen=True)
-class ClassificationScoreParams:
-    """``batch_rows``: rows per streamed scoring batch (bounds memory)."""
-
-    batch_rows: int = 250_000
-    shadow: bool = True
 
 
 class BinaryClassification(TaskType):
@@ -31,6 +21,7 @@ class BinaryClassification(TaskType):
     scoring_knobs: ClassVar[tuple[str, ...]] = ("batch_rows", "shadow")
     supports_monitoring: ClassVar[bool] = True
     supports_shadow: ClassVar[bool] = True
+    supports_search: ClassVar[bool] = True
     param_help: ClassVar[dict[str, dict[str, Any]]] = {
         "window_days": {"minimum": 1, "maximum": 365, "description": "Days of labelled data."},
         "min_pr_auc": {"minimum": 0, "maximum": 1, "description": "Gate: PR-AUC floor."},
@@ -72,6 +63,7 @@ class BinaryClassification(TaskType):
             params=params,
             experiment=spec.experiment,
             run_tags=run_tags,
+            search=spec.search,
         )
 
     def gate(self, settings, spec, model_name: str, version: str, thresholds):

@@ -5,26 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from mlops_core.errors import InputMissingError
-from mlops_core.recsys.evaluate import RecGateThresholds
-from mlops_core.recsys.model import RANKING_HYPERPARAMETERS, RecTrainParams
+from mlops_core.knobs import (
+    RANKING_HYPERPARAMETERS,
+    RankingScoreParams,
+    RecGateThresholds,
+    RecTrainParams,
+)
 from mlops_core.tasks.base import ModelChoice, TaskType
-
-
-@dataclass(frozen=True)
-class RankingScoreParams:
-    """``k`` items per user; ``history_days`` of interactions define recent history and
-    seen items; ``users_per_chunk`` bounds memory; scoring waits up to
-    ``history_wait_seconds`` for landed history days to be validated."""
-
-    k: int = 10
-    history_days: int = 28
-    users_per_chunk: int = 50_000
-    history_wait_seconds: int = 1_200
-    history_poll_seconds: float = 10.0
 
 
 class ImplicitRanking(TaskType):

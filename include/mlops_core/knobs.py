@@ -1,0 +1,173 @@
+"""The typed settings a use-case spec configures: plain frozen dataclasses with defaults.
+
+They live apart from the modules that use them (training, gates, scoring, monitoring pull in
+scikit-learn, pandas and SciPy) so that loading and validating a spec, which the DAG
+factory does at parse time, imports nothing heavy. Each task type names the classes it
+takes (``mlops_core.tasks``); a spec section's keys are exactly their fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from mlops_core.errors import TrainingError
+
+# ----------------------------------------------------------------- binary classification
+
+# Estimator -> the TrainParams fields that are its hyperparameters.
+HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "hist_gradient_boosting": ("max_iter", "learning_rate", "max_leaf_nodes"),
+    "logistic_regression": ("c",),
+    "random_forest": ("n_estimators", "max_depth", "min_samples_leaf"),
+}
+ESTIMATORS = tuple(HYPERPARAMETERS)
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Training settings. ``estimator`` picks one of ``ESTIMATORS``; each reads its own
+    hyperparameters (``max_iter``/``learning_rate``/``max_leaf_nodes`` for gradient boosting,
+    ``c`` for logistic regression, ``n_estimators``/``max_depth`` (0: unlimited) and
+    ``min_samples_leaf`` for the random forest). Every estimator is class-weighted.
+    ``validation_fraction``: the newest share of the training split on which a search's
+    candidates are compared (the holdout is never used to choose)."""
+
+    seed: int = 42
+    holdout_fraction: float = 0.2
+    validation_fraction: float = 0.2
+    window_days: int = 7
+    min_positive_labels: int = 20
+    estimator: str = "hist_gradient_boosting"
+    max_iter: int = 200
+    learning_rate: float = 0.08
+    max_leaf_nodes: int = 31
+    c: float = 1.0
+    n_estimators: int = 200
+    max_depth: int = 0
+    min_samples_leaf: int = 5
+    fpr_target: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.estimator not in ESTIMATORS:
+            raise TrainingError(
+                f"unknown estimator {self.estimator!r}; choose one of {', '.join(ESTIMATORS)}"
+            )
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class GateThresholds:
+    """Absolute floors and the largest drop against the champion that is tolerated."""
+
+    min_pr_auc: float = 0.20
+    min_recall_at_fpr: float = 0.30
+    fpr_target: float = 0.01
+    max_regression: float = 0.01
+
+
+@dataclass(frozen=True)
+class ClassificationScoreParams:
+    """``batch_rows``: rows per streamed scoring batch (bounds memory); ``shadow``: also
+    score a gate-passed challenger into ``scored_shadow/``."""
+
+    batch_rows: int = 250_000
+    shadow: bool = True
+
+
+# ----------------------------------------------------------------- implicit ranking
+
+# Estimator -> the RecTrainParams fields that are its hyperparameters.
+RANKING_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {"pure_svd": ("factors", "n_iter")}
+
+
+@dataclass(frozen=True)
+class RecTrainParams:
+    """Hyperparameters and the evaluation split of the recommender."""
+
+    window_days: int = 28
+    holdout_days: int = 3  # the shortest holdout; extended up to max_holdout_days when the
+    max_holdout_days: int = 14  # newest days hold fewer than min_users_evaluated users
+    min_users_evaluated: int = 50
+    factors: int = 32
+    k: int = 10
+    seed: int = 0
+    n_iter: int = 7
+    estimator: str = "pure_svd"
+
+    def __post_init__(self) -> None:
+        if self.estimator not in RANKING_HYPERPARAMETERS:
+            raise TrainingError(
+                f"unknown ranking estimator {self.estimator!r}; choose one of "
+                f"{', '.join(RANKING_HYPERPARAMETERS)}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RecGateThresholds:
+    """The challenger must beat popularity by a relative margin on recall@K and NDCG@K, and
+    may not fall more than ``max_regression`` (absolute) below the champion on either. With
+    fewer than ``min_users_evaluated`` evaluated users the verdict is ``insufficient``."""
+
+    k: int = 10
+    min_lift_over_popularity: float = 0.10
+    max_regression: float = 0.01
+    min_coverage: float = 0.0
+    min_users_evaluated: int = 50
+
+
+@dataclass(frozen=True)
+class RankingScoreParams:
+    """``k`` items per user; ``history_days`` of interactions define recent history and
+    seen items; ``users_per_chunk`` bounds memory; scoring waits up to
+    ``history_wait_seconds`` for landed history days to be validated."""
+
+    k: int = 10
+    history_days: int = 28
+    users_per_chunk: int = 50_000
+    history_wait_seconds: int = 1_200
+    history_poll_seconds: float = 10.0
+
+
+# ----------------------------------------------------------------- monitoring
+
+
+@dataclass(frozen=True)
+class DriftThresholds:
+    """PSI levels per feature; ``features`` limits drift to those columns (empty: every
+    numeric and categorical feature)."""
+
+    psi_warn: float = 0.1
+    psi_alert: float = 0.25
+    ks_pvalue: float = 0.01  # a numeric feature also needs a significant KS shift to alert
+    features: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class PerformanceThresholds:
+    label_delay_days: int = 1
+    window_days: int = 3  # matured partitions pooled for a stable PR-AUC
+    warn_drop: float = 0.05
+    alert_drop: float = 0.10
+    fpr_target: float = 0.01
+
+
+@dataclass(frozen=True)
+class RetrainPolicy:
+    cooldown_hours: float = 24.0
+    min_new_labelled_rows: int = 5_000
+    max_retrains_per_day: int = 1
+
+
+@dataclass(frozen=True)
+class ShadowPolicy:
+    min_rows: int = 10_000
+    min_positives: int = 50
+    n_boot: int = 400
+    confidence: float = 0.95
+    seed: int = 0
