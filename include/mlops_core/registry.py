@@ -26,6 +26,12 @@ from mlops_core.errors import NoChampionError, RegistryError
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
+# The experiment tag MLflow's UI reads to choose its view. MLflow 3.17 has no Python constant
+# for it; the key and value are the ones its bundled UI (ExperimentKind enum) and its
+# onboarding skill use. Without it the UI opens experiments in the GenAI view.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+CUSTOM_MODEL_DEVELOPMENT = "custom_model_development"
+
 # Beyond skops' defaults, the fitted pipeline needs exactly these; anything else is refused.
 TRUSTED_TYPES = [
     "mlops_core.features.add_time_features",
@@ -168,11 +174,24 @@ def log_model(mlc: Any, run_id: str, save: Callable[[Path, Any], None]) -> str:
 
 
 def ensure_experiment(tracking_uri: str, name: str, artifact_location: str | None) -> str:
+    """The id of experiment ``name``, created if absent, tagged as classic model development.
+
+    An existing experiment without ``mlflow.experimentKind`` gets it; one that already says
+    something else keeps its value (someone chose it).
+    """
     mlc = client(tracking_uri)
     existing = mlc.get_experiment_by_name(name)
     if existing is not None:
+        if EXPERIMENT_KIND_TAG not in existing.tags:
+            mlc.set_experiment_tag(
+                existing.experiment_id, EXPERIMENT_KIND_TAG, CUSTOM_MODEL_DEVELOPMENT
+            )
         return existing.experiment_id
-    return mlc.create_experiment(name, artifact_location=artifact_location)
+    return mlc.create_experiment(
+        name,
+        artifact_location=artifact_location,
+        tags={EXPERIMENT_KIND_TAG: CUSTOM_MODEL_DEVELOPMENT},
+    )
 
 
 def log_training_run(
