@@ -194,6 +194,17 @@ def ensure_experiment(tracking_uri: str, name: str, artifact_location: str | Non
     )
 
 
+def split_counts(
+    params: dict[str, Any], metrics: dict[str, float]
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Row counts (``*_rows`` keys) moved from metrics to params: they describe the data a
+    run saw, not how well it did, and as metrics they would clutter charts and comparisons.
+    A count already given as a param keeps that value."""
+    counts = {k: int(v) for k, v in metrics.items() if k.endswith("_rows")}
+    rest = {k: v for k, v in metrics.items() if not k.endswith("_rows")}
+    return {**counts, **params}, rest
+
+
 def log_training_run(
     *,
     tracking_uri: str,
@@ -207,6 +218,10 @@ def log_training_run(
     artifacts: dict[str, Path],
 ) -> tuple[str, str]:
     """Log one training run with its model (skops), signature and artifacts.
+
+    ``tags`` are the run's own (provenance, :func:`mlops_core.provenance.airflow_run_tags`);
+    they override the system tags MLflow resolves (``mlflow.source.*``). Row counts given as
+    metrics are logged as params (:func:`split_counts`).
 
     Returns:
         (run_id, model_uri)
@@ -228,6 +243,7 @@ def log_training_run(
             input_example=input_example.head(5),
         )
 
+    params, metrics = split_counts(params, metrics)
     with open_run(mlc, experiment_id, run_name, tags) as run_id:
         log_values(mlc, run_id, params=params, metrics=metrics)
         model_uri = log_model(mlc, run_id, save)
