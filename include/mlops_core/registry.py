@@ -1,8 +1,9 @@
 """MLflow tracking and registry: log runs, register versions, move aliases, load safely.
 
 Aliases, not stages: ``challenger`` marks the newest registered candidate, ``champion`` the
-model that scores. Models are loaded only through skops with the explicit TRUSTED_TYPES list
-below, never with whatever list an artifact declares about itself.
+model that scores and ``previous`` the champion it replaced (the rollback target). Models are
+loaded only through skops with the explicit TRUSTED_TYPES list below, never with whatever
+list an artifact declares about itself.
 
 Every call takes the tracking URI and goes through an explicit ``MlflowClient``; nothing here
 sets MLflow's process-global URI, environment variables or active run (see :func:`client`).
@@ -24,7 +25,7 @@ from typing import Any
 
 from mlops_core.errors import NoChampionError, RegistryError
 
-CHAMPION, CHALLENGER = "champion", "challenger"
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 
 # The experiment tag MLflow's UI reads to choose its view. MLflow 3.17 has no Python constant
 # for it; the key and value are the ones its bundled UI (ExperimentKind enum) and its
@@ -368,12 +369,17 @@ def promote(
 ) -> PromotionRecord:
     """Move alias ``champion`` to ``ref``, recording who/when/why and the previous champion.
 
-    Tags are written before the alias moves, so a crash between them leaves the old champion
-    in place (a retry finishes the job); moving the alias is a single registry call.
-    Promoting the current champion again is a no-op.
+    The champion it replaces gets alias ``previous``, and ``challenger`` leaves ``ref`` if it
+    points there (a champion is no longer a candidate). Rollbacks come through here too, so
+    the version rolled away from becomes ``previous``. Tags and the other aliases are written
+    before ``champion`` moves, so a crash in between leaves the old champion in place (a retry
+    finishes the job); moving the champion is a single registry call. Promoting the current
+    champion again is a no-op apart from tidying a ``challenger`` alias left on it.
     """
+    mlc = client(tracking_uri)
     previous = resolve(tracking_uri, ref.name, CHAMPION)
     if previous is not None and previous.version == ref.version:
+        _drop_alias_from(mlc, ref, CHALLENGER)
         return PromotionRecord(
             ref.name, ref.version, None, False, "already champion", actor, at.isoformat()
         )
@@ -387,7 +393,10 @@ def promote(
             "previous_champion": previous.version if previous else "none",
         },
     )
-    client(tracking_uri).set_registered_model_alias(ref.name, CHAMPION, ref.version)
+    if previous is not None:
+        mlc.set_registered_model_alias(ref.name, PREVIOUS, previous.version)
+    _drop_alias_from(mlc, ref, CHALLENGER)
+    mlc.set_registered_model_alias(ref.name, CHAMPION, ref.version)
     return PromotionRecord(
         ref.name,
         ref.version,
@@ -397,6 +406,25 @@ def promote(
         actor,
         at.isoformat(),
     )
+
+
+def _drop_alias_from(mlc: Any, ref: ModelRef, alias: str) -> None:
+    """Delete ``alias`` if it points at ``ref``'s version (elsewhere, it stays)."""
+    try:
+        current = mlc.get_model_version_by_alias(ref.name, alias)
+    except Exception:  # noqa: BLE001 - absent alias
+        return
+    if str(current.version) == ref.version:
+        mlc.delete_registered_model_alias(ref.name, alias)
+
+
+def aliases(tracking_uri: str, model_name: str) -> dict[str, str]:
+    """Every alias of ``model_name`` and the version it points at (empty when unregistered)."""
+    try:
+        model = client(tracking_uri).get_registered_model(model_name)
+    except Exception:  # noqa: BLE001 - absent model
+        return {}
+    return {alias: str(version) for alias, version in model.aliases.items()}
 
 
 def version_tags(tracking_uri: str, ref: ModelRef) -> dict[str, str]:
