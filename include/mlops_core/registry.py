@@ -1,8 +1,9 @@
 """MLflow tracking and registry: log runs, register versions, move aliases, load safely.
 
 Aliases, not stages: ``challenger`` marks the newest registered candidate, ``champion`` the
-model that scores. Models are loaded only through skops with the explicit TRUSTED_TYPES list
-below, never with whatever list an artifact declares about itself.
+model that scores and ``previous`` the champion it replaced (the rollback target). Models are
+loaded only through skops with the explicit TRUSTED_TYPES list below, never with whatever
+list an artifact declares about itself.
 
 Every call takes the tracking URI and goes through an explicit ``MlflowClient``; nothing here
 sets MLflow's process-global URI, environment variables or active run (see :func:`client`).
@@ -24,7 +25,13 @@ from typing import Any
 
 from mlops_core.errors import NoChampionError, RegistryError
 
-CHAMPION, CHALLENGER = "champion", "challenger"
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+
+# The experiment tag MLflow's UI reads to choose its view. MLflow 3.17 has no Python constant
+# for it; the key and value are the ones its bundled UI (ExperimentKind enum) and its
+# onboarding skill use. Without it the UI opens experiments in the GenAI view.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+CUSTOM_MODEL_DEVELOPMENT = "custom_model_development"
 
 # Beyond skops' defaults, the fitted pipeline needs exactly these; anything else is refused.
 TRUSTED_TYPES = [
@@ -187,11 +194,35 @@ def log_model(mlc: Any, run_id: str, save: Callable[[Path, Any], None]) -> str:
 
 
 def ensure_experiment(tracking_uri: str, name: str, artifact_location: str | None) -> str:
+    """The id of experiment ``name``, created if absent, tagged as classic model development.
+
+    An existing experiment without ``mlflow.experimentKind`` gets it; one that already says
+    something else keeps its value (someone chose it).
+    """
     mlc = client(tracking_uri)
     existing = mlc.get_experiment_by_name(name)
     if existing is not None:
+        if EXPERIMENT_KIND_TAG not in existing.tags:
+            mlc.set_experiment_tag(
+                existing.experiment_id, EXPERIMENT_KIND_TAG, CUSTOM_MODEL_DEVELOPMENT
+            )
         return existing.experiment_id
-    return mlc.create_experiment(name, artifact_location=artifact_location)
+    return mlc.create_experiment(
+        name,
+        artifact_location=artifact_location,
+        tags={EXPERIMENT_KIND_TAG: CUSTOM_MODEL_DEVELOPMENT},
+    )
+
+
+def split_counts(
+    params: dict[str, Any], metrics: dict[str, float]
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Row counts (``*_rows`` keys) moved from metrics to params: they describe the data a
+    run saw, not how well it did, and as metrics they would clutter charts and comparisons.
+    A count already given as a param keeps that value."""
+    counts = {k: int(v) for k, v in metrics.items() if k.endswith("_rows")}
+    rest = {k: v for k, v in metrics.items() if not k.endswith("_rows")}
+    return {**counts, **params}, rest
 
 
 def log_training_run(
@@ -207,6 +238,10 @@ def log_training_run(
     artifacts: dict[str, Path],
 ) -> tuple[str, str]:
     """Log one training run with its model (skops), signature and artifacts.
+
+    ``tags`` are the run's own (provenance, :func:`mlops_core.provenance.airflow_run_tags`);
+    they override the system tags MLflow resolves (``mlflow.source.*``). Row counts given as
+    metrics are logged as params (:func:`split_counts`).
 
     Returns:
         (run_id, model_uri)
@@ -228,6 +263,7 @@ def log_training_run(
             input_example=input_example.head(5),
         )
 
+    params, metrics = split_counts(params, metrics)
     with open_run(mlc, experiment_id, run_name, tags) as run_id:
         log_values(mlc, run_id, params=params, metrics=metrics)
         model_uri = log_model(mlc, run_id, save)
@@ -352,12 +388,17 @@ def promote(
 ) -> PromotionRecord:
     """Move alias ``champion`` to ``ref``, recording who/when/why and the previous champion.
 
-    Tags are written before the alias moves, so a crash between them leaves the old champion
-    in place (a retry finishes the job); moving the alias is a single registry call.
-    Promoting the current champion again is a no-op.
+    The champion it replaces gets alias ``previous``, and ``challenger`` leaves ``ref`` if it
+    points there (a champion is no longer a candidate). Rollbacks come through here too, so
+    the version rolled away from becomes ``previous``. Tags and the other aliases are written
+    before ``champion`` moves, so a crash in between leaves the old champion in place (a retry
+    finishes the job); moving the champion is a single registry call. Promoting the current
+    champion again is a no-op apart from tidying a ``challenger`` alias left on it.
     """
+    mlc = client(tracking_uri)
     previous = resolve(tracking_uri, ref.name, CHAMPION)
     if previous is not None and previous.version == ref.version:
+        _drop_alias_from(mlc, ref, CHALLENGER)
         return PromotionRecord(
             ref.name, ref.version, None, False, "already champion", actor, at.isoformat()
         )
@@ -371,7 +412,10 @@ def promote(
             "previous_champion": previous.version if previous else "none",
         },
     )
-    client(tracking_uri).set_registered_model_alias(ref.name, CHAMPION, ref.version)
+    if previous is not None:
+        mlc.set_registered_model_alias(ref.name, PREVIOUS, previous.version)
+    _drop_alias_from(mlc, ref, CHALLENGER)
+    mlc.set_registered_model_alias(ref.name, CHAMPION, ref.version)
     return PromotionRecord(
         ref.name,
         ref.version,
@@ -381,6 +425,25 @@ def promote(
         actor,
         at.isoformat(),
     )
+
+
+def _drop_alias_from(mlc: Any, ref: ModelRef, alias: str) -> None:
+    """Delete ``alias`` if it points at ``ref``'s version (elsewhere, it stays)."""
+    try:
+        current = mlc.get_model_version_by_alias(ref.name, alias)
+    except Exception:  # noqa: BLE001 - absent alias
+        return
+    if str(current.version) == ref.version:
+        mlc.delete_registered_model_alias(ref.name, alias)
+
+
+def aliases(tracking_uri: str, model_name: str) -> dict[str, str]:
+    """Every alias of ``model_name`` and the version it points at (empty when unregistered)."""
+    try:
+        model = client(tracking_uri).get_registered_model(model_name)
+    except Exception:  # noqa: BLE001 - absent model
+        return {}
+    return {alias: str(version) for alias, version in model.aliases.items()}
 
 
 def version_tags(tracking_uri: str, ref: ModelRef) -> dict[str, str]:
