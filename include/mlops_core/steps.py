@@ -36,6 +36,7 @@ from mlops_core.evaluate import (
     evaluate_gate,
 )
 from mlops_core.extract import ExtractResult, list_landing
+from mlops_core.provenance import log_training_dataset
 from mlops_core.sample_data import generate_transactions
 from mlops_core.schema import DatasetSchema
 from mlops_core.score import ScoringManifest, file_sha256, score_file
@@ -289,6 +290,19 @@ def train(
             tags=tags,
             artifacts={"holdout": holdout},
         )
+    _log_evaluation(settings.mlflow_tracking_uri, run_id, result, schema, params)
+    log_training_dataset(
+        settings.mlflow_tracking_uri,
+        run_id,
+        data.frame,
+        name=schema.name,
+        source_partitions={
+            storage.uri(lake.working_data_key(schema.name, lake.parse_day(d))): h
+            for d, h in data.partitions.items()
+        },
+        digest=data.fingerprint,
+        targets=schema.label_column,
+    )
     for i, trial in enumerate(trials):
         registry.log_child_run(
             settings.mlflow_tracking_uri,
@@ -307,6 +321,23 @@ def train(
             for t in trials
         ]
     return out
+
+
+def _log_evaluation(uri: str, run_id: str, result: Any, schema: DatasetSchema, params) -> None:
+    """PR and ROC curves, calibration, the confusion matrix at the operating threshold (the
+    score at ``fpr_target`` on the holdout) and feature importance, as run artifacts."""
+    from mlops_core.tracking_artifacts import (
+        feature_importances,
+        log_classification_evaluation,
+        threshold_at_fpr,
+    )
+
+    y = schema.target(result.holdout[schema.label_column])
+    scores = result.pipeline.predict_proba(result.holdout[schema.model_input_columns])[:, 1]
+    threshold = threshold_at_fpr(y, scores, params.fpr_target)
+    log_classification_evaluation(
+        uri, run_id, y, scores, threshold, feature_importances(result.pipeline)
+    )
 
 
 def register(settings: Settings, model_name: str, model_uri: str, run_id: str) -> dict[str, str]:

@@ -41,17 +41,11 @@ def with_overrides(base: Any, overrides: dict[str, Any]) -> Any:
 
 
 def airflow_run_tags(context: Context) -> dict[str, str]:
-    """MLflow tags that tie a run to the task instance that made it."""
+    """MLflow tags that tie a run to the task try that made it."""
+    from mlops_core.provenance import airflow_run_tags as tags
+
     ti = context["ti"]
-    dag_id, task_id = ti.dag_id, ti.task_id
-    return {
-        "airflow.dag_id": dag_id,
-        "airflow.run_id": str(context["run_id"]),
-        "airflow.task_id": task_id,
-        "airflow.try_number": str(ti.try_number),
-        "mlflow.source.name": f"airflow:{dag_id}.{task_id}",
-        "mlflow.source.type": "JOB",
-    }
+    return tags(ti.dag_id, str(context["run_id"]), ti.task_id, ti.try_number)
 
 
 class MlopsBaseOperator(BaseOperator):

@@ -114,6 +114,13 @@ def evaluate_model(model: FactorModel, data: EvalSet, k: int) -> dict[str, float
     )
 
 
+def recommended_lists(model: FactorModel, data: EvalSet, k: int) -> list[list[str]]:
+    """The model's top-``k`` unseen items for each evaluated user (for curves over K)."""
+    history = interaction_matrix(data.history, data.users, model.item_index)
+    idx, _ = topk(model.fold_in(history), model.item_factors, history, k)
+    return _lists(idx, model.item_ids)
+
+
 def evaluate_popularity(data: EvalSet, k: int) -> dict[str, float]:
     items = pd.Index(np.sort(data.history["item_id"].unique()))
     counts = data.history.groupby("item_id").size().reindex(items).to_numpy(np.float32)

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 
 from mlops_core import lake, registry
 from mlops_core.config import Settings
+from mlops_core.provenance import log_training_dataset
 from mlops_core.errors import InputMissingError, TrainingError
 from mlops_core.evaluate import GateVerdict
 from mlops_core.recsys.data import generate_interactions
@@ -215,6 +216,18 @@ def train(
             tags=tags,
             eval_dir=eval_dir,
         )
+    _log_evaluation(settings.mlflow_tracking_uri, run_id, model, data, params.k)
+    log_training_dataset(
+        settings.mlflow_tracking_uri,
+        run_id,
+        history,
+        name=schema.name,
+        source_partitions={
+            storage.uri(lake.working_data_key(schema.name, lake.parse_day(d))): h
+            for d, h in partitions.items()
+        },
+        digest=tags["data_fingerprint"],
+    )
     return {
         "run_id": run_id,
         "model_uri": model_uri,
@@ -223,6 +236,17 @@ def train(
         "holdout_days": holdout_days,
         "cutoff": cutoff.isoformat(),
     }
+
+
+def _log_evaluation(uri: str, run_id: str, model: FactorModel, data: EvalSet, k: int) -> None:
+    """recall@K, NDCG@K and coverage for K up to twice the gated K, as a plot and a table."""
+    from mlops_core.recsys.evaluate import recommended_lists
+    from mlops_core.tracking_artifacts import log_ranking_evaluation, ranking_curves
+
+    ks = sorted({1, 5, k, 2 * k} | set(range(10, 2 * k + 1, 10)))
+    lists = recommended_lists(model, data, max(ks))
+    curves = ranking_curves(data.users, lists, data.relevant, ks, data.catalogue)
+    log_ranking_evaluation(uri, run_id, curves)
 
 
 def _fingerprint(partitions: dict[str, str]) -> str:
