@@ -34,7 +34,7 @@ from mlops_core.recsys.evaluate import (
 from mlops_core.recsys.model import (
     FactorModel,
     RecTrainParams,
-    fit_puresvd,
+    fit_ranking_model,
     interaction_matrix,
     popularity_topk,
     recommend_known,
@@ -121,8 +121,9 @@ def train(
     params: RecTrainParams,
     experiment: str,
 ) -> dict[str, Any]:
-    """Fit PureSVD on the window before the holdout days, evaluate it and the popularity
-    baseline on the holdout, and log model + evaluation data to MLflow.
+    """Fit the configured estimator (``params.estimator``) on the window before the holdout
+    days, evaluate it and the popularity baseline on the holdout, and log model + evaluation
+    data to MLflow (the estimator name among the run's params).
 
     The holdout is the newest ``holdout_days``, extended backwards by whole days (up to
     ``max_holdout_days``, leaving at least one day of history) until ``min_users_evaluated``
@@ -148,7 +149,7 @@ def train(
             f"before the holdout cutoff {cutoff.date()} and {len(holdout)} after it; both are "
             "needed. Land more days or lower holdout_days."
         )
-    model = fit_puresvd(history, params)
+    model = fit_ranking_model(history, params)
     data = EvalSet.build(history, holdout)
     metrics = evaluate_model(model, data, params.k)
     baseline = evaluate_popularity(data, params.k)
