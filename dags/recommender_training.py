@@ -87,6 +87,11 @@ with DAG(
             minimum=1,
             description="Gate: evaluated users needed to decide (fewer: verdict insufficient).",
         ),
+        "estimator": Param(
+            "pure_svd",
+            enum=["pure_svd", "als"],
+            description="Ranking model: PureSVD, or implicit-feedback ALS (see RecTrainParams).",
+        ),
         "factors": Param(32, type="integer", minimum=2, maximum=512),
         "k": Param(10, type="integer", minimum=1, maximum=200, description="K of recall/NDCG@K."),
         "min_lift_over_popularity": Param(
@@ -131,6 +136,7 @@ with DAG(
             "holdout_days": "{{ params.holdout_days }}",
             "max_holdout_days": "{{ params.max_holdout_days }}",
             "min_users_evaluated": "{{ params.min_users_evaluated }}",
+            "estimator": "{{ params.estimator }}",
             "factors": "{{ params.factors }}",
             "k": "{{ params.k }}",
         },
