@@ -80,12 +80,19 @@ class ClassificationScoreParams:
 # ----------------------------------------------------------------- implicit ranking
 
 # Estimator -> the RecTrainParams fields that are its hyperparameters.
-RANKING_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {"pure_svd": ("factors", "n_iter")}
+RANKING_HYPERPARAMETERS: dict[str, tuple[str, ...]] = {
+    "pure_svd": ("factors", "n_iter"),
+    "als": ("factors", "regularization", "als_iterations", "alpha"),
+}
 
 
 @dataclass(frozen=True)
 class RecTrainParams:
-    """Hyperparameters and the evaluation split of the recommender."""
+    """Hyperparameters and the evaluation split of the recommender. ``estimator`` picks one of
+    ``RANKING_HYPERPARAMETERS``; both read ``factors`` and ``seed``. PureSVD reads ``n_iter``
+    (randomized SVD power iterations); ALS reads ``regularization`` (λ), ``als_iterations``
+    (alternating sweeps) and ``alpha`` (confidence ``c = 1 + alpha * x`` of an interaction of
+    weight ``x``)."""
 
     window_days: int = 28
     holdout_days: int = 3  # the shortest holdout; extended up to max_holdout_days when the
@@ -96,12 +103,20 @@ class RecTrainParams:
     seed: int = 0
     n_iter: int = 7
     estimator: str = "pure_svd"
+    regularization: float = 0.05
+    als_iterations: int = 15
+    alpha: float = 3.0
 
     def __post_init__(self) -> None:
         if self.estimator not in RANKING_HYPERPARAMETERS:
             raise TrainingError(
-                f"unknown ranking estimator {self.estimator!r}; choose one of "
+                f"unknown recommender estimator {self.estimator!r}; choose one of "
                 f"{', '.join(RANKING_HYPERPARAMETERS)}"
+            )
+        if self.regularization <= 0 or self.alpha < 0 or self.als_iterations < 1:
+            raise TrainingError(
+                f"ALS needs regularization > 0, alpha >= 0 and als_iterations >= 1; got "
+                f"{self.regularization}, {self.alpha} and {self.als_iterations}"
             )
 
     def to_dict(self) -> dict[str, Any]:

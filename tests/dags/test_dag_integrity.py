@@ -122,6 +122,8 @@ def test_training_order_and_schedules(dagbag) -> None:
         ("recommender_training", {"factors": 64, "holdout_days": 2}, True),
         ("recommender_training", {"factors": 1}, False),
         ("recommender_training", {"min_lift_over_popularity": -0.5}, False),
+        ("recommender_training", {"estimator": "als"}, True),
+        ("recommender_training", {"estimator": "bpr"}, False),
         ("recommender_scoring", {"k": 20, "model_selection": "as_of"}, True),
         ("recommender_scoring", {"k": 0}, False),
         ("recommender_scoring", {"users_per_chunk": 10}, False),

@@ -1,12 +1,15 @@
 """Factor models for top-K recommendation.
 
-``PureSVD`` (truncated SVD of the confidence-weighted user x item matrix, scikit-learn's
-randomized solver) is the learned model; item popularity is the baseline and the fallback
-for users without history. A user's vector is *folded in* from their interactions,
-``u = x_u V``, so users who arrived after training get recommendations from their history
-without retraining (for users seen in training this is exactly their training factor). The
-training matrix is kept with the factors: items a user was trained on are never recommended
-back, and a user the model knows keeps a vector when they have been quiet lately.
+Two learned models, chosen by ``RecTrainParams.estimator``: ``pure_svd`` (truncated SVD of
+the confidence-weighted user x item matrix, scikit-learn's randomized solver) and ``als``
+(weighted alternating least squares for implicit feedback, Hu, Koren & Volinsky 2008). Item
+popularity is the baseline and the fallback for users without history. A user's vector is
+*folded in* from their interactions, ``u = x_u P``, with ``P`` the model's projection, so users
+who arrived after training get recommendations from their history without retraining. For
+PureSVD ``P`` is the item factors and the fold-in of a training user is exactly their training
+factor; for ALS ``P = Y (YᵀY + λI)⁻¹``, an unweighted approximation of the per-user weighted
+solve. The training matrix is kept with the factors: items a user was trained on are never
+recommended back, and a user the model knows keeps a vector when they have been quiet lately.
 
 Artifacts are plain arrays (``factors.npz``, loaded with ``allow_pickle=False``) and JSON id
 maps: nothing executable is unpickled when scoring.
@@ -23,9 +26,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from mlops_core.knobs import RANKING_HYPERPARAMETERS, RecTrainParams  # noqa: F401
+from mlops_core.errors import TrainingError
+from mlops_core.knobs import RANKING_HYPERPARAMETERS, RecTrainParams  # noqa: F401 - re-exported
 
 FACTORS_FILE, IDS_FILE, META_FILE = "factors.npz", "ids.json", "model.json"
+ESTIMATORS = tuple(RANKING_HYPERPARAMETERS)
+ALS_CG_STEPS = 3  # conjugate-gradient steps per row and half-iteration, warm-started
 
 
 def confidence(ratings: np.ndarray) -> np.ndarray:
@@ -65,6 +71,7 @@ class FactorModel:
     popularity: np.ndarray  # (items,) float32, training interaction counts
     seen: sp.csr_matrix  # (users, items) training interactions
     meta: dict[str, Any]
+    projection: np.ndarray | None = None  # (items, k) float32 fold-in; None: item_factors
 
     @property
     def item_index(self) -> pd.Index:
@@ -89,8 +96,9 @@ class FactorModel:
         )
 
     def fold_in(self, history: sp.csr_matrix) -> np.ndarray:
-        """User vectors from interaction rows over this model's items."""
-        return np.asarray(history @ self.item_factors, dtype=np.float32)
+        """User vectors from interaction rows over this model's items: ``history @ P``."""
+        projection = self.item_factors if self.projection is None else self.projection
+        return np.asarray(history @ projection, dtype=np.float32)
 
     def save(self, directory: Path) -> dict[str, Path]:
         directory.mkdir(parents=True, exist_ok=True)
@@ -99,6 +107,8 @@ class FactorModel:
             "ids": directory / IDS_FILE,
             "meta": directory / META_FILE,
         }
+        # No projection key when it is the item factors: PureSVD files stay as they were.
+        extra = {} if self.projection is None else {"projection": self.projection}
         np.savez(
             paths["factors"],
             user_factors=self.user_factors,
@@ -107,6 +117,7 @@ class FactorModel:
             seen_indptr=self.seen.indptr,
             seen_indices=self.seen.indices,
             seen_data=self.seen.data,
+            **extra,
         )
         paths["ids"].write_text(json.dumps({"users": self.user_ids, "items": self.item_ids}))
         paths["meta"].write_text(json.dumps(self.meta, indent=2, sort_keys=True))
@@ -138,7 +149,27 @@ class FactorModel:
             popularity=data["popularity"],
             seen=seen,
             meta=meta,
+            projection=data.get("projection"),
         )
+
+
+def unknown_estimator(name: str) -> TrainingError:
+    return TrainingError(
+        f"unknown recommender estimator {name!r}; choose one of {', '.join(ESTIMATORS)}"
+    )
+
+
+def fit_ranking_model(frame: pd.DataFrame, params: RecTrainParams) -> FactorModel:
+    """Fit the estimator ``params.estimator`` names on ``frame`` (user_id, item_id, rating).
+
+    Raises:
+        TrainingError: the name is not one of ``ESTIMATORS`` (a configuration error, not
+            retried).
+    """
+    fits = {"pure_svd": fit_puresvd, "als": fit_als}
+    if params.estimator not in fits:
+        raise unknown_estimator(params.estimator)
+    return fits[params.estimator](frame, params)
 
 
 def fit_puresvd(frame: pd.DataFrame, params: RecTrainParams) -> FactorModel:
@@ -171,6 +202,89 @@ def fit_puresvd(frame: pd.DataFrame, params: RecTrainParams) -> FactorModel:
             **{f"param_{k}": v for k, v in params.to_dict().items()},
         },
     )
+
+
+def fit_als(frame: pd.DataFrame, params: RecTrainParams) -> FactorModel:
+    """Fit implicit-feedback ALS on the interactions in ``frame`` (user_id, item_id, rating).
+
+    Minimises ``sum c_ui (p_ui - x_u·y_i)² + λ(|X|² + |Y|²)`` over all user x item pairs, with
+    preference ``p = 1`` on observed pairs (0 elsewhere) and confidence ``c = 1 + alpha * w``
+    (``w`` the log1p-summed interaction weight, 0 elsewhere). Each sweep solves every user
+    then every item exactly as a ridge system by a few warm-started conjugate-gradient steps
+    (Takács et al. 2011); cost per step is linear in the interactions, never users x items.
+    Factors start from ``seed``; BLAS runs on one thread, so a seed gives the same bits.
+    """
+    from threadpoolctl import threadpool_limits
+
+    users = pd.Index(np.sort(frame["user_id"].unique()))
+    items = pd.Index(np.sort(frame["item_id"].unique()))
+    matrix = interaction_matrix(frame, users, items)
+    rank = max(1, min(params.factors, min(matrix.shape)))
+    rng = np.random.default_rng(params.seed)
+    user_factors = (0.01 * rng.standard_normal((matrix.shape[0], rank))).astype(np.float32)
+    item_factors = (0.01 * rng.standard_normal((matrix.shape[1], rank))).astype(np.float32)
+    by_item = sp.csr_matrix(matrix.T)
+    # Multi-threaded BLAS on these small products is slower (much slower on a busy host) and
+    # its reduction order may depend on the thread count.
+    with threadpool_limits(1, "blas"):
+        for _ in range(params.als_iterations):
+            user_factors = _als_half_step(matrix, item_factors, user_factors, params)
+            item_factors = _als_half_step(by_item, user_factors, item_factors, params)
+        gram = item_factors.T.astype(np.float64) @ item_factors.astype(np.float64)
+        inverse = np.linalg.inv(gram + params.regularization * np.eye(rank))
+        projection = (item_factors @ inverse).astype(np.float32)
+    popularity = np.asarray((matrix != 0).sum(axis=0), dtype=np.float32).ravel()
+    return FactorModel(
+        user_ids=[str(u) for u in users],
+        item_ids=[str(i) for i in items],
+        user_factors=user_factors,
+        item_factors=item_factors,
+        popularity=popularity,
+        seen=matrix,
+        projection=projection,
+        meta={
+            "algorithm": "als",
+            "factors": int(rank),
+            "weighting": "confidence 1 + alpha * log1p(sum of event strengths)",
+            "fold_in": "Y (YᵀY + λI)⁻¹ (unweighted ridge approximation)",
+            **{f"param_{k}": v for k, v in params.to_dict().items()},
+        },
+    )
+
+
+def _als_half_step(
+    confidence_rows: sp.csr_matrix, fixed: np.ndarray, start: np.ndarray, params: RecTrainParams
+) -> np.ndarray:
+    """New factors for every row of ``confidence_rows`` given the other side's ``fixed``:
+    CG on ``(FᵀF + Fᵀ(C_r - I)F + λI) x_r = Fᵀ C_r p_r`` for all rows at once, from ``start``."""
+    n, k = confidence_rows.shape[0], fixed.shape[1]
+    indptr, cols = confidence_rows.indptr, confidence_rows.indices
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    extra = (params.alpha * confidence_rows.data).astype(np.float32)  # c - 1 on observed pairs
+    gram = fixed.T @ fixed + np.float32(params.regularization) * np.eye(k, dtype=np.float32)
+    fixed_at = fixed[cols]
+    weighted = sp.csr_matrix((extra, cols, indptr), shape=confidence_rows.shape)
+
+    def apply(vectors: np.ndarray) -> np.ndarray:
+        weighted.data = extra * np.einsum("ij,ij->i", vectors[rows], fixed_at)
+        return vectors @ gram + weighted @ fixed
+
+    target = sp.csr_matrix((1 + extra, cols, indptr), shape=confidence_rows.shape) @ fixed
+    x = start.copy()
+    residual = target - apply(x)
+    direction = residual.copy()
+    norm = np.einsum("ij,ij->i", residual, residual)
+    for _ in range(ALS_CG_STEPS):
+        applied = apply(direction)
+        curvature = np.einsum("ij,ij->i", direction, applied)
+        step = np.divide(norm, curvature, out=np.zeros_like(norm), where=curvature > 0)
+        x += step[:, None] * direction
+        residual -= step[:, None] * applied
+        new_norm = np.einsum("ij,ij->i", residual, residual)
+        ratio = np.divide(new_norm, norm, out=np.zeros_like(norm), where=norm > 0)
+        direction = residual + ratio[:, None] * direction
+        norm = new_norm
+    return x
 
 
 def popularity_topk(

@@ -19,9 +19,9 @@ import scipy.sparse as sp
 
 from mlops_core import lake, registry
 from mlops_core.config import Settings
-from mlops_core.provenance import log_training_dataset
 from mlops_core.errors import InputMissingError, TrainingError
 from mlops_core.evaluate import GateVerdict
+from mlops_core.provenance import log_training_dataset
 from mlops_core.recsys.data import generate_interactions
 from mlops_core.recsys.evaluate import (
     EvalSet,
@@ -34,7 +34,7 @@ from mlops_core.recsys.evaluate import (
 from mlops_core.recsys.model import (
     FactorModel,
     RecTrainParams,
-    fit_puresvd,
+    fit_ranking_model,
     interaction_matrix,
     popularity_topk,
     recommend_known,
@@ -138,8 +138,9 @@ def train(
     experiment: str,
     run_tags: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Fit PureSVD on the window before the holdout days, evaluate it and the popularity
-    baseline on the holdout, and log model + evaluation data to MLflow.
+    """Fit the configured estimator (``params.estimator``) on the window before the holdout
+    days, evaluate it and the popularity baseline on the holdout, and log model + evaluation
+    data to MLflow (the estimator name among the run's params).
 
     The holdout is the newest ``holdout_days``, extended backwards by whole days (up to
     ``max_holdout_days``, leaving at least one day of history) until ``min_users_evaluated``
@@ -165,7 +166,7 @@ def train(
             f"before the holdout cutoff {cutoff.date()} and {len(holdout)} after it; both are "
             "needed. Land more days or lower holdout_days."
         )
-    model = fit_puresvd(history, params)
+    model = fit_ranking_model(history, params)
     data = EvalSet.build(history, holdout)
     metrics = evaluate_model(model, data, params.k)
     baseline = evaluate_popularity(data, params.k)
