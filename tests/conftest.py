@@ -26,6 +26,11 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO / "plugins")
 os.environ["MLOPS_DATA_ROOT"] = str(_SESSION_DIR / "data")
+# pytest-xdist runs one worker per core: an OpenMP pool per worker (HistGradientBoosting) would
+# put cores x cores threads on the cores, and spinning OpenMP threads then slow every fit
+# several-fold. One thread per worker; a lone `pytest` keeps the library default.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 for _key in (
     "MLOPS_STORAGE_URL",
     "MLOPS_S3_ENDPOINT_URL",

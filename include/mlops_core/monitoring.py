@@ -178,17 +178,18 @@ def monitor(
     scores = _read_scores(storage, schema, day.isoformat())
     if current is None or scores is None:
         raise InputMissingError(
-            f"{schema.name} dt={day} is not validated and scored yet; run fraud_scoring for "
-            "that day first"
+            f"{schema.name} dt={day} is not validated and scored yet; run the use case's "
+            "scoring DAG for that day first"
         )
     model = registry.load_model(uri, champion)
-    numeric = [c.name for c in schema.numeric]
+    watched = set(thresholds.features or schema.feature_columns)
+    numeric = [c.name for c in schema.numeric if c.name in watched]
     report = drift_report(
         day.isoformat(),
         reference,
         current,
         numeric=numeric,
-        categorical=list(schema.categorical),
+        categorical=[c for c in schema.categorical if c in watched],
         thresholds=thresholds,
         reference_scores=model.predict_proba(reference[schema.model_input_columns])[:, 1],
         current_scores=scores["score"].to_numpy(),

@@ -187,7 +187,8 @@ def parse_spec(text: str, *, source: str, fmt: str = "yaml") -> UseCaseSpec:
         count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
         lines = "\n".join(f"  {source}: {p}" for p in problems)
         raise SpecError(f"invalid use-case spec {source} ({count}):\n{lines}")
-    assert spec is not None
+    if spec is None:  # unreachable: _build returns a spec whenever it found no problem
+        raise SpecError(f"invalid use-case spec {source}")
     return spec
 
 
@@ -406,6 +407,8 @@ def _build(data: Any, source: str) -> tuple[list[str], UseCaseSpec | None]:
         if key in data and not isinstance(data[key], str):
             check.add(key, f"expected a string, got {_describe(data[key])}")
     train, search, gate = _shared_settings(check, data, train, search, gate)
+    if dataset is not None:
+        _drift_features(check, dataset, monitoring)
     if dataset is None or check.problems:
         return check.problems, None
     spec = UseCaseSpec(
@@ -578,6 +581,19 @@ def _monitoring(check: _Check, data: dict[str, Any], tt) -> MonitoringSpec | Non
     return MonitoringSpec(
         schedule=check.cron(raw.get("schedule", "0 6 * * *"), "monitoring.schedule"), **parts
     )
+
+
+def _drift_features(check: _Check, spec_dataset: DatasetSchema, monitoring) -> None:
+    """Drift features must be features of the dataset (a typo would watch nothing)."""
+    if monitoring is None:
+        return
+    known = spec_dataset.feature_columns
+    for i, name in enumerate(monitoring.drift.features):
+        if name not in known:
+            check.add(
+                f"monitoring.drift.features[{i}]",
+                f"{name!r} is not a feature of the dataset (features: {', '.join(known)})",
+            )
 
 
 def _sample(check: _Check, value: Any) -> SampleDataSpec | None:

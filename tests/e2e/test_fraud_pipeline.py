@@ -129,7 +129,7 @@ def test_fraud_dags_local_lake(tmp_path: Path) -> None:
     assert "RETRAIN" in report.read_text() and "data:image/png;base64" in report.read_text()
 
     # Rollback restores the previous champion and is recorded in the ledger.
-    rc, _, log = run_dag("rollback_champion", "2026-11-15", env, conf={"target": "previous"})
+    rc, _, log = run_dag("fraud_rollback", "2026-11-15", env, conf={"target": "previous"})
     assert rc == 0, log
     assert _registry_champion(env) == "1"
     from mlops_core import ledger

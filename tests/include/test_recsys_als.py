@@ -30,7 +30,7 @@ from mlops_core.recsys.topk import topk
 from mlops_core.schema import load_schema
 from mlops_core.storage import LocalStorage
 
-SCHEMA = load_schema("interactions")
+SCHEMA = load_schema("recommender")
 END = dt.date(2026, 11, 14)
 DAYS = 14
 MODEL = "rec_als_test_model"

@@ -7,7 +7,6 @@ import copy
 import json
 import re
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from mlops_core.schema import (
     NumericColumn,
     load_schema,
 )
+from mlops_core.spec import load_spec
 
 pytestmark = pytest.mark.bad_input
 
@@ -46,9 +46,10 @@ USER_SCHEMA: dict[str, Any] = {
     "min_rows": 10,
     "max_unseen_share": 0.1,
 }
-INTERACTIONS = json.loads(
-    resources.files("mlops_core.schemas").joinpath("interactions.json").read_text()
-)
+# The recommender spec's dataset section, as its JSON form.
+INTERACTIONS = {
+    k: v for k, v in load_spec("recommender").raw["dataset"].items() if k != "rating_column"
+} | {"kind": "interactions"}
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -233,9 +234,9 @@ def test_direct_construction_is_not_validated() -> None:
 @pytest.mark.parametrize(
     ("name_or_path", "expected"),
     [
-        ("../escape", "neither a path to a .json file nor a bundled schema name"),
-        ("../../include/mlops_core/schemas/fraud", "neither a path to a .json file"),
-        ("frauds", "tried the bundled schema frauds.json"),
+        ("../escape", "neither a spec name"),
+        ("../../include/specs/fraud", "neither a spec name"),
+        ("frauds", "no spec named 'frauds'"),
         ("missing/fraud.json", "no schema file 'missing/fraud.json'"),
     ],
 )

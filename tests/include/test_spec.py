@@ -110,6 +110,10 @@ def test_the_loans_spec_is_unlike_fraud() -> None:
             "training.promotion: expected one of direct, shadow",
         ),
         (
+            ("gate:\n", "monitoring:\n  drift: {features: [tenure, plan]}\ngate:\n"),
+            "monitoring.drift.features[0]: 'tenure' is not a feature",
+        ),
+        (
             ("gate:\n", "sample_data:\n  generator: magic\ngate:\n"),
             "sample_data.generator: unknown generator 'magic'",
         ),

@@ -23,6 +23,7 @@ from mlops_airflow.operators import (
     RegisterModelOperator,
     TrainModelOperator,
     ValidatePartitionOperator,
+    with_overrides,
 )
 from mlops_core import lake
 from mlops_core.errors import DataValidationError
@@ -52,7 +53,7 @@ def lake_root(tmp_path, monkeypatch) -> LocalStorage:
 
 def test_land_extract_validate_window(lake_root: LocalStorage) -> None:
     context = _context()
-    land = LandSampleDataOperator(task_id="land", rows=400, lake_conn_id=None, outlets=[])
+    land = LandSampleDataOperator(use_case="fraud", task_id="land", rows=400, lake_conn_id=None, outlets=[])
     for day in (DAY - dt.timedelta(days=2), DAY):  # the day in between never landed
         result = land.execute(_context(day))
         assert lake_root.exists(
@@ -79,7 +80,7 @@ def test_land_sets_outlet_event_day(lake_root: LocalStorage) -> None:
 
     asset = Asset(name="landed", uri="x-mlops://lake/landing/x")
     context = _context()
-    LandSampleDataOperator(task_id="land", rows=200, lake_conn_id=None, outlets=[asset]).execute(
+    LandSampleDataOperator(use_case="fraud", task_id="land", rows=200, lake_conn_id=None, outlets=[asset]).execute(
         context
     )
     assert context["outlet_events"][asset].extra == {"day": DAY.isoformat()}
@@ -94,10 +95,10 @@ def test_validation_failure_fails_without_retry_and_quarantines(lake_root: Local
     prefix = lake.landing_prefix("fraud_transactions", DAY)
     lake_root.write_bytes(prefix + "part-000.csv", frame.to_csv(index=False).encode())
     lake_root.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
-    ExtractPartitionOperator(task_id="extract", lake_conn_id=None).execute(_context())
+    ExtractPartitionOperator(use_case="fraud", task_id="extract", lake_conn_id=None).execute(_context())
 
     with pytest.raises(AirflowFailException) as err:
-        ValidatePartitionOperator(task_id="validate", with_label=False, lake_conn_id=None).execute(
+        ValidatePartitionOperator(use_case="fraud", task_id="validate", with_label=False, lake_conn_id=None).execute(
             _context()
         )
     message = str(err.value)
@@ -121,11 +122,11 @@ def test_validation_failure_fails_without_retry_and_quarantines(lake_root: Local
     [
         (ExtractPartitionOperator, {"day", "window_days"}),
         (ValidatePartitionOperator, {"day", "window_days"}),
-        (TrainModelOperator, {"day", "window_days", "train_params"}),
+        (TrainModelOperator, {"day", "overrides"}),
         (RegisterModelOperator, {"model_uri", "run_id"}),
         (EvaluationGateOperator, {"version", "thresholds"}),
         (PromoteModelOperator, {"version"}),
-        (BatchScoreOperator, {"day", "model_selection", "batch_rows"}),
+        (BatchScoreOperator, {"day", "model_selection", "overrides"}),
         (LandSampleDataOperator, {"day", "rows", "seed", "drift"}),
     ],
 )
@@ -248,7 +249,7 @@ def test_recommender_scoring_waits_for_history_in_flight(lake_root: LocalStorage
         task_id="recommend",
         use_case="recommender",
         model_name="recommender_model",
-        history_wait_seconds=0,
+        overrides={"history_wait_seconds": 0},
         lake_conn_id=None,
     )
     with pytest.raises(InputMissingError, match=f"not validated after 0s: {earlier}"):
@@ -259,12 +260,13 @@ def test_recommender_scoring_waits_for_history_in_flight(lake_root: LocalStorage
         task_id="recommend",
         use_case="recommender",
         model_name="recommender_model",
-        history_wait_seconds=60,
-        history_poll_seconds=0.05,
+        overrides={"history_wait_seconds": 60, "history_poll_seconds": 0.05},
         lake_conn_id=None,
     )
     other_run = threading.Timer(0.3, extract_and_validate, args=(earlier,))
     other_run.start()
-    patient._wait_for_history(lake_root, DAY)  # returns once the other run has validated `earlier`
+    params = with_overrides(patient.spec.scoring, patient.overrides)
+    # returns once the other run has validated `earlier`
+    patient.task.wait_for_inputs(lake_root, patient.spec, DAY, params, log=patient.log)
     other_run.join()
     assert pending_history(lake_root, schema, DAY, 28) == []

@@ -32,7 +32,7 @@ def local_lake(tmp_path, monkeypatch) -> LocalStorage:
 
 
 def test_sensor_defers_when_marker_is_missing(local_lake: LocalStorage) -> None:
-    sensor = PartitionSensor(task_id="wait", lake_conn_id=None, timeout=60, poke_interval=5)
+    sensor = PartitionSensor(use_case="fraud", task_id="wait", lake_conn_id=None, timeout=60, poke_interval=5)
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute(_context())
     trigger = deferred.value.trigger
@@ -44,7 +44,7 @@ def test_sensor_defers_when_marker_is_missing(local_lake: LocalStorage) -> None:
 
 def test_sensor_returns_at_once_when_marker_exists(local_lake: LocalStorage) -> None:
     local_lake.write_bytes(KEY, b"")
-    sensor = PartitionSensor(task_id="wait", lake_conn_id=None, timeout=60)
+    sensor = PartitionSensor(use_case="fraud", task_id="wait", lake_conn_id=None, timeout=60)
     assert sensor.execute(_context()) is None  # no TaskDeferred raised
 
 
@@ -153,7 +153,7 @@ def test_trigger_keeps_polling_through_an_unreachable_endpoint() -> None:
 
 
 def test_execute_complete_timeout_names_key_and_runbook() -> None:
-    sensor = PartitionSensor(task_id="wait", lake_conn_id=None, timeout=7200)
+    sensor = PartitionSensor(use_case="fraud", task_id="wait", lake_conn_id=None, timeout=7200)
     with pytest.raises(AirflowSensorTimeout) as err:
         sensor.execute_complete(_context(), {"status": "timeout", "key": "s3://b/lake/" + KEY})
     message = str(err.value)

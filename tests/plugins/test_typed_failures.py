@@ -53,7 +53,7 @@ def test_unsupported_file_fails_without_retry_and_the_incident_names_it(lake_roo
     lake_root.write_bytes(prefix + "part-000.csv", frame.to_csv(index=False).encode())
     lake_root.write_bytes(prefix + "export.json", b"{}")
     lake_root.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
-    op = ExtractPartitionOperator(task_id="extract", lake_conn_id=None)
+    op = ExtractPartitionOperator(use_case="fraud", task_id="extract", lake_conn_id=None)
     with pytest.raises(AirflowFailException, match=r"\[UnsupportedInputError\]") as err:
         op.execute(_context())
     IncidentNotifier().notify(_context(err.value))
@@ -71,6 +71,6 @@ def test_unsupported_file_fails_without_retry_and_the_incident_names_it(lake_roo
 
 def test_incomplete_partition_is_retried(lake_root):
     lake_root.write_bytes(lake.landing_prefix(DATASET, DAY) + "part-000.csv", b"a,b\n1,2\n")
-    op = ExtractPartitionOperator(task_id="extract", lake_conn_id=None)
+    op = ExtractPartitionOperator(use_case="fraud", task_id="extract", lake_conn_id=None)
     with pytest.raises(InputMissingError, match="no _SUCCESS marker"):
         op.execute(_context())
