@@ -171,6 +171,7 @@ def _raise_first(errors: list[PipelineError]) -> None:
             quarantine_path=first.quarantine_path,
             check=first.check,
             files=[f for e in errors for f in e.files],
+            rows=[r for e in errors for r in e.rows],
         )
 
 
