@@ -565,12 +565,18 @@ def score(
     selection: str = "alias",
     batch_rows: int = 250_000,
     zone: str = lake.SCORED,
+    batch_id: str | None = None,
 ) -> ScoringManifest:
     """Score the validated working partition with the model behind ``alias``.
 
     Output and manifest go to ``scored/<dataset>/dt=<day>/``; the manifest is written last.
     The output depends only on the input bytes and the model version, so reruns and
     backfills rewrite identical bytes.
+
+    Raises:
+        ScoringInputError: the model refuses the validated data; a copy of the partition and
+            the model's error are in ``quarantine/<dataset>/dt=<day>/<batch_id>/`` (the
+            working version stays), and nothing is written to ``zone``.
     """
     ref = select_model(storage, settings, model_name, day, selection=selection, alias=alias)
     model = registry.load_model(settings.mlflow_tracking_uri, ref)
@@ -593,11 +599,29 @@ def score(
                 src, out_path, model, schema, model_version=ref.version, batch_rows=batch_rows
             )
         except (ValueError, TypeError, KeyError) as exc:
+            refusal = f"{type(exc).__name__}: {str(exc)[:300]}"
+            where = delivery.quarantine_batch(
+                storage,
+                schema,
+                day,
+                batch_id or f"score__{zone}__v{ref.version}",
+                {
+                    "success": False,
+                    "check": "model_accepts_input",
+                    "model": f"{ref.name} v{ref.version} ({ref.rule})",
+                    "error": refusal,
+                },
+                keys=[in_key],
+                move=False,  # validated data stays in working/; quarantine holds a copy
+            )
             raise ScoringInputError(
                 f"model {ref.name} version {ref.version} cannot score {storage.uri(in_key)}: "
-                f"{type(exc).__name__}: {str(exc)[:300]}. The data passed validation but has "
-                "types or values the fitted pipeline refuses; compare the partition's column "
-                "types with the training data's (schema, producer change). Nothing was written.",
+                f"{refusal}. The data passed validation but has types or values the fitted "
+                "pipeline refuses; compare the partition's column types with the training "
+                "data's (schema, producer change). Nothing was written; a copy of the "
+                f"partition is in {where} (validation.json beside it) and the validated "
+                "version stays in working/.",
+                quarantine_path=where,
                 check="model_accepts_input",
                 files=[in_key],
             ) from exc
