@@ -100,6 +100,11 @@ def test_unseen_categories_are_counted_and_a_replaced_output_is_archived(champio
     assert storage.read_bytes(archived + "scores.parquet") == first_bytes
     assert hashlib.sha256(first_bytes).hexdigest() == first.output_sha256
     assert json.loads(storage.read_bytes(archived + lake.MANIFEST))["rows_out"] == 1_000
+    # The manifest names the current output, scored from the current validated version.
+    current = json.loads(storage.read_bytes(manifest_key))
+    assert current["output_sha256"] == second.output_sha256
+    assert hashlib.sha256(storage.read_bytes(out_key)).hexdigest() == second.output_sha256
+    assert current["input_sha256"] == delivery.current(storage, SCHEMA, DAY).data_sha256
     # Rescoring the same input rewrites identical bytes and archives nothing new.
     before = storage.list("archive/")
     steps.score(storage, SCHEMA, DAY, settings=settings, model_name=MODEL)
@@ -149,7 +154,9 @@ class _Refuses:
 
 def test_day_without_validated_data_is_not_scored(champion) -> None:
     settings, storage, _ = champion
+    before = _snapshot(storage)
     with pytest.raises(InputMissingError, match="no validated data"):
         steps.score(
             storage, SCHEMA, DAY + dt.timedelta(days=5), settings=settings, model_name=MODEL
         )
+    assert _snapshot(storage) == before
