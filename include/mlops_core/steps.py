@@ -575,13 +575,15 @@ def score(
 
     Raises:
         ScoringInputError: the model refuses the validated data; a copy of the partition and
-            the model's error are in ``quarantine/<dataset>/dt=<day>/<batch_id>/`` (the
-            working version stays), and nothing is written to ``zone``.
+            the model's error are in ``quarantine/<dataset>/dt=<day>/<batch_id>/`` (by default
+            named after the zone, model version and validated version; the working version
+            stays), and nothing is written to ``zone``.
     """
     ref = select_model(storage, settings, model_name, day, selection=selection, alias=alias)
     model = registry.load_model(settings.mlflow_tracking_uri, ref)
     in_key = lake.working_data_key(schema.name, day)
-    if delivery.current(storage, schema, day) is None:
+    validated = delivery.current(storage, schema, day)
+    if validated is None:
         raise InputMissingError(
             f"{schema.name} dt={day} has no validated data ({storage.uri(in_key)}); run the "
             "extract and validate tasks for this day first"
@@ -604,7 +606,7 @@ def score(
                 storage,
                 schema,
                 day,
-                batch_id or f"score__{zone}__v{ref.version}",
+                batch_id or _refusal_folder(zone, ref, validated),
                 {
                     "success": False,
                     "check": "model_accepts_input",
@@ -650,6 +652,13 @@ def score(
         storage.upload_file(out_path, out_key)
     storage.write_bytes(out_prefix + lake.MANIFEST, registry.dumps(manifest.to_dict()).encode())
     return manifest
+
+
+def _refusal_folder(zone: str, ref: registry.ModelRef, validated: ExtractResult) -> str:
+    """One quarantine folder per output zone, model version and validated version, so a rerun
+    refused the same way rewrites the same bytes."""
+    data_version = validated.version or validated.data_sha256[:16]
+    return f"{zone}__model-v{ref.version}__data-{data_version}"
 
 
 def replace_output(

@@ -401,12 +401,7 @@ class BatchScoreOperator(MlopsBaseOperator):
             manifest = self._recommend(storage, day, model)
         else:
             manifest = steps.score(
-                storage,
-                self.schema,
-                day,
-                batch_rows=int(self.batch_rows),
-                batch_id=f"score__{self.batch_id(context)}",
-                **model,
+                storage, self.schema, day, batch_rows=int(self.batch_rows), **model
             )
             self.log.info(
                 "Scored %s rows of %s into %s with %s v%s (%s)",
@@ -607,7 +602,6 @@ class ShadowScoreOperator(BatchScoreOperator):
             alias="challenger",
             batch_rows=int(self.batch_rows),
             zone=lake.SHADOW,
-            batch_id=f"shadow__{self.batch_id(context)}",
         )
         self.log.info(
             "Shadow-scored %s rows of %s with challenger v%s into %s",

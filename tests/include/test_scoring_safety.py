@@ -131,13 +131,19 @@ def test_model_refusing_validated_data_is_typed(champion, monkeypatch) -> None:
             settings=settings,
             model_name=MODEL,
             zone="scored_shadow",
-            batch_id="refused",
         )
     assert not err.value.retryable and err.value.check == "model_accepts_input"
     assert not storage.list(lake.scored_prefix(SCHEMA.name, DAY, "scored_shadow"))
     # Typed and quarantined (a copy with the model's refusal); the validated data stays.
     assert _snapshot(storage) == before
-    qprefix = lake.quarantine_prefix(SCHEMA.name, DAY, "refused")
+    version = delivery.current(storage, SCHEMA, DAY).version
+    model_version = (
+        registry.client(settings.mlflow_tracking_uri)
+        .get_model_version_by_alias(MODEL, registry.CHAMPION)
+        .version
+    )
+    batch = f"scored_shadow__model-v{model_version}__data-{version}"
+    qprefix = lake.quarantine_prefix(SCHEMA.name, DAY, batch)
     assert err.value.quarantine_path == storage.uri(qprefix)
     working = storage.read_bytes(lake.working_data_key(SCHEMA.name, DAY))
     assert storage.read_bytes(qprefix + "data.parquet") == working
