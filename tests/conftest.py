@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -96,3 +100,71 @@ def s3_bucket(moto_s3_endpoint: str) -> str:
     name = f"test-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=moto_s3_endpoint).create_bucket(Bucket=name)
     return name
+
+
+# A day no test delivers or reads: its validated data must come through every bad input whole.
+GUARD_DAY = dt.date(2026, 10, 20)
+_GUARDED_ZONES = ("working", "archive", "scored")
+
+
+def _file_hashes(root: Path) -> dict[str, str | None]:
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for zone in _GUARDED_ZONES
+        for p in sorted((root / zone).rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def _validated_lake_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lake with one validated fraud day delivered twice (a current and an archived
+    version, listed in its manifest) and scores for it, built once per session."""
+    from mlops_core import lake, steps
+    from mlops_core.config import Settings
+    from mlops_core.schema import load_schema
+    from mlops_core.storage import LocalStorage
+
+    root = tmp_path_factory.mktemp("validated-lake")
+    settings = Settings.from_env({"MLOPS_DATA_ROOT": str(root)})
+    storage = LocalStorage(settings.storage_url)
+    schema = load_schema("fraud")
+    for batch, rows in (("guard-v1", 300), ("guard-v2", 320)):
+        steps.land_sample_partition(storage, schema, GUARD_DAY, rows=rows)
+        steps.extract(storage, schema, GUARD_DAY, batch)
+        steps.validate(
+            storage, schema, GUARD_DAY, settings=settings, batch_id=batch, with_label=True
+        )
+    storage.write_bytes(lake.scored_prefix(schema.name, GUARD_DAY) + "scores.parquet", b"s")
+    manifest = json.loads(
+        storage.read_bytes(lake.working_prefix(schema.name, GUARD_DAY) + lake.MANIFEST)
+    )
+    assert manifest["rows"] == 320 and manifest["previous_versions"][0]["rows"] == 300
+    return Path(storage.url)
+
+
+@pytest.fixture
+def validated_elsewhere(_validated_lake_template: Path) -> Iterator[Callable]:
+    """``seed(storage)`` copies another day's validated working data, archive and scores into
+    a test's local lake; after the test, every one of those files must be byte-identical
+    (sha256 before and after), whatever the test delivered."""
+    seeded: list[tuple[Path, dict[str, str | None]]] = []
+
+    def seed(storage) -> dict[str, str | None]:
+        root = Path(storage.url)
+        for zone in _GUARDED_ZONES:
+            shutil.copytree(_validated_lake_template / zone, root / zone, dirs_exist_ok=True)
+        hashes = _file_hashes(_validated_lake_template)
+        assert {k: v for k, v in _file_hashes(root).items() if k in hashes} == hashes
+        seeded.append((root, hashes))
+        return hashes
+
+    yield seed
+    for root, hashes in seeded:
+        after = {
+            key: hashlib.sha256((root / key).read_bytes()).hexdigest()
+            if (root / key).is_file()
+            else None
+            for key in hashes
+        }
+        assert after == hashes, f"validated data of {GUARD_DAY} changed under {root}"

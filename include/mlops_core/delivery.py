@@ -403,6 +403,7 @@ def validate_and_publish(
             "this task.",
             quarantine_path=where,
             check=",".join(sorted({c.expectation for c in report.failures})),
+            rows=report.failing_rows(),
             files=list(pend.source_files),
         )
     if cur is not None:
@@ -434,6 +435,7 @@ def validate_and_publish(
             "but is not used for training. Deliver the labels and re-land the day.",
             quarantine_path=where,
             check=",".join(sorted({c.expectation for c in report.failures})),
+            rows=report.failing_rows(),
             files=[lake.working_data_key(schema.name, day)],
         )
     raise InputMissingError(

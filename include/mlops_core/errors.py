@@ -11,8 +11,9 @@ from __future__ import annotations
 class PipelineError(Exception):
     """Base class; ``runbook`` names the DAG doc_md section an on-call person should read.
 
-    ``check`` names the failed check, ``files`` the inputs involved and ``quarantine_path``
-    where the rejected bytes now are, so incidents carry them without parsing the message.
+    ``check`` names the failed check, ``files`` the inputs involved, ``rows`` a sample of the
+    offending rows and ``quarantine_path`` where the rejected bytes now are, so incidents carry
+    them without parsing the message.
     """
 
     runbook = "general"
@@ -25,11 +26,13 @@ class PipelineError(Exception):
         quarantine_path: str | None = None,
         check: str | None = None,
         files: list[str] | None = None,
+        rows: list[dict] | None = None,
     ) -> None:
         super().__init__(message)
         self.quarantine_path = quarantine_path
         self.check = check
         self.files = list(files or [])
+        self.rows = list(rows or [])
 
 
 class InputMissingError(PipelineError):

@@ -26,9 +26,10 @@ class Incident:
     mlflow_run: str | None = None
     check: str | None = None
     files: tuple[str, ...] = ()
+    rows: tuple[dict, ...] = ()
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(asdict(self), sort_keys=True, default=str)
 
 
 def runbook_section(message: str, default: str = "general") -> str:

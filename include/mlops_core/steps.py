@@ -162,6 +162,7 @@ def _raise_first(errors: list[PipelineError]) -> None:
             quarantine_path=first.quarantine_path,
             check=first.check,
             files=[f for e in errors for f in e.files],
+            rows=[r for e in errors for r in e.rows],
         )
 
 
@@ -638,17 +639,25 @@ def score(
     selection: str = "alias",
     batch_rows: int = 250_000,
     zone: str = lake.SCORED,
+    batch_id: str | None = None,
 ) -> ScoringManifest:
     """Score the validated working partition with the model behind ``alias``.
 
     Output and manifest go to ``scored/<dataset>/dt=<day>/``; the manifest is written last.
     The output depends only on the input bytes and the model version, so reruns and
     backfills rewrite identical bytes.
+
+    Raises:
+        ScoringInputError: the model refuses the validated data; a copy of the partition and
+            the model's error are in ``quarantine/<dataset>/dt=<day>/<batch_id>/`` (by default
+            named after the zone, model version and validated version; the working version
+            stays), and nothing is written to ``zone``.
     """
     ref = select_model(storage, settings, model_name, day, selection=selection, alias=alias)
     model = registry.load_model(settings.mlflow_tracking_uri, ref)
     in_key = lake.working_data_key(schema.name, day)
-    if delivery.current(storage, schema, day) is None:
+    validated = delivery.current(storage, schema, day)
+    if validated is None:
         raise InputMissingError(
             f"{schema.name} dt={day} has no validated data ({storage.uri(in_key)}); run the "
             "extract and validate tasks for this day first"
@@ -666,11 +675,29 @@ def score(
                 src, out_path, model, schema, model_version=ref.version, batch_rows=batch_rows
             )
         except (ValueError, TypeError, KeyError) as exc:
+            refusal = f"{type(exc).__name__}: {str(exc)[:300]}"
+            where = delivery.quarantine_batch(
+                storage,
+                schema,
+                day,
+                batch_id or _refusal_folder(zone, ref, validated),
+                {
+                    "success": False,
+                    "check": "model_accepts_input",
+                    "model": f"{ref.name} v{ref.version} ({ref.rule})",
+                    "error": refusal,
+                },
+                keys=[in_key],
+                move=False,  # validated data stays in working/; quarantine holds a copy
+            )
             raise ScoringInputError(
                 f"model {ref.name} version {ref.version} cannot score {storage.uri(in_key)}: "
-                f"{type(exc).__name__}: {str(exc)[:300]}. The data passed validation but has "
-                "types or values the fitted pipeline refuses; compare the partition's column "
-                "types with the training data's (schema, producer change). Nothing was written.",
+                f"{refusal}. The data passed validation but has types or values the fitted "
+                "pipeline refuses; compare the partition's column types with the training "
+                "data's (schema, producer change). Nothing was written; a copy of the "
+                f"partition is in {where} (validation.json beside it) and the validated "
+                "version stays in working/.",
+                quarantine_path=where,
                 check="model_accepts_input",
                 files=[in_key],
             ) from exc
@@ -699,6 +726,13 @@ def score(
         storage.upload_file(out_path, out_key)
     storage.write_bytes(out_prefix + lake.MANIFEST, registry.dumps(manifest.to_dict()).encode())
     return manifest
+
+
+def _refusal_folder(zone: str, ref: registry.ModelRef, validated: ExtractResult) -> str:
+    """One quarantine folder per output zone, model version and validated version, so a rerun
+    refused the same way rewrites the same bytes."""
+    data_version = validated.version or validated.data_sha256[:16]
+    return f"{zone}__model-v{ref.version}__data-{data_version}"
 
 
 def replace_output(

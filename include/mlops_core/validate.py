@@ -80,6 +80,14 @@ class ValidationReport:
             fields_[key] = [CheckResult(**c) for c in fields_.get(key, [])]
         return cls(**fields_)
 
+    def failing_rows(self, per_check: int = 3) -> list[dict[str, Any]]:
+        """A few offending rows of each failed check, tagged with the check's name."""
+        return [
+            {"check": c.expectation, **row}
+            for c in self.failures
+            for row in c.sample_rows[:per_check]
+        ]
+
     def summary(self) -> str:
         head = (
             f"validation of {self.dataset} dt={self.day}: {len(self.failures)} of "

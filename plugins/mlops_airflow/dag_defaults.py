@@ -56,8 +56,10 @@ partition (every file) with `_SUCCESS`, then clear the task.
 
 ### scoring-input
 The partition passed validation but the model refused it (a type or value the fitted pipeline
-cannot take). Nothing was written. Compare the partition's column types with the training data
-(`reference/<dataset>/categorical_domains/`), fix the producer or the schema, clear the task.
+cannot take). Nothing was written; a copy of the partition and the model's error are in
+quarantine (`validation.json`), and the validated version stays in `working/`. Compare the
+partition's column types with the training data (`reference/<dataset>/categorical_domains/`),
+fix the producer or the schema, clear the task.
 
 ### data-validation-failed
 Great Expectations (and the extraction's own checks: time zones, exact labels, text categories,

@@ -9,9 +9,9 @@ from airflow.sdk import BaseNotifier
 
 
 class IncidentNotifier(BaseNotifier):
-    """Writes DAG, task, logical date, try, exception, failed check, input files, quarantine
-    path, log link and runbook section to ``<data root>/incidents.jsonl``, and POSTs it to
-    MLOPS_INCIDENT_WEBHOOK_URL when that is set."""
+    """Writes DAG, task, logical date, try, exception, failed check, input files, offending
+    rows, quarantine path, log link and runbook section to ``<data root>/incidents.jsonl``,
+    and POSTs it to MLOPS_INCIDENT_WEBHOOK_URL when that is set."""
 
     def notify(self, context: Any) -> None:
         # Imported here: this module is loaded by every DAG file at parse time.
@@ -41,6 +41,7 @@ class IncidentNotifier(BaseNotifier):
             log_url=getattr(ti, "log_url", None),
             check=getattr(cause, "check", None),
             files=tuple(getattr(cause, "files", ()) or ()),
+            rows=tuple(getattr(cause, "rows", ()) or ()),
         )
         settings = Settings.from_env()
         try:

@@ -3,7 +3,9 @@
 Each test is one class of bad (or merely unusual) delivery. For every failing class the
 validated state of the lake (``working/``, ``scored/``, ``archive/``) is hashed before and
 after: a rejected delivery must leave it byte-identical, its raw bytes must be in quarantine,
-and its error must be typed, name the check and the file, and not be retryable.
+and its error must be typed, name the check and the file, and not be retryable. Every lake
+also holds another day's validated data, archive and scores (``validated_elsewhere``), whose
+hashes are checked after every test, accepted deliveries included.
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ PROTECTED = ("working/", "scored/", "archive/", "reference/")
 
 
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, validated_elsewhere):
     settings = Settings.from_env({"MLOPS_DATA_ROOT": str(tmp_path)})
-    return settings, LocalStorage(settings.storage_url)
+    storage = LocalStorage(settings.storage_url)
+    validated_elsewhere(storage)
+    return settings, storage
 
 
 def _frame(day: dt.date = DAY, rows: int = 400) -> pd.DataFrame:
@@ -133,6 +137,7 @@ def test_link_to_another_days_validated_data_is_quarantined_without_touching_it(
     qprefix = _assert_rejected(
         err.value, before, storage, check="expect_column_values_to_be_between"
     )
+    assert "on column 'timestamp'" in str(err.value)
     assert target.exists() and not link.is_symlink() and not link.exists()
     report = json.loads(storage.read_bytes(qprefix + "validation.json"))
     assert report["files"][0]["link_target"] == str(target)
@@ -162,19 +167,26 @@ def test_link_escaping_the_lake_is_refused_and_unlinked(env, tmp_path) -> None:
 
 def test_dangling_link_is_a_typed_error(env) -> None:
     _, storage = env
+    before = _snapshot(storage)
     link = storage.path(PREFIX + "part-000.csv")
     link.parent.mkdir(parents=True)
     os.symlink(storage.path("landing/nowhere.csv"), link)
     storage.write_bytes(PREFIX + lake.SUCCESS_MARKER, b"")
     with pytest.raises(UnsafeInputError, match="dangling link") as err:
         steps.extract(storage, SCHEMA, DAY, "dangling")
-    assert not err.value.retryable and err.value.quarantine_path
+    _assert_rejected(err.value, before, storage, check="link_target_exists", file="part-000.csv")
+    assert not link.is_symlink()
 
 
-def test_key_with_dotdot_never_reaches_the_file_system(env) -> None:
+def test_key_with_dotdot_never_reaches_the_file_system(env, tmp_path) -> None:
     _, storage = env
+    before = _snapshot(storage)
     with pytest.raises(UnsafeInputError, match="escapes"):
         storage.write_bytes("landing/../../outside.csv", b"x")
+    assert (
+        not (tmp_path / "outside.csv").exists() and not (tmp_path.parent / "outside.csv").exists()
+    )
+    assert _snapshot(storage) == before
 
 
 # --- re-deliveries and late files ----------------------------------------------------------
@@ -288,12 +300,14 @@ def test_file_rewritten_during_quarantine_is_kept_in_landing(env) -> None:
 
 def test_partition_without_success_marker_is_not_read(env) -> None:
     _, storage = env
+    before = _snapshot(storage)
     _land(storage, {"part-000.csv": _csv(_frame())}, success=False)
     with pytest.raises(InputMissingError, match="no _SUCCESS marker") as err:
         steps.extract(storage, SCHEMA, DAY, "early")
     assert err.value.retryable
     assert storage.list(PREFIX) == [PREFIX + "part-000.csv"]  # nothing moved
     assert storage.list("staging/") == [] and storage.list("quarantine/") == []
+    assert _snapshot(storage) == before
 
 
 def test_window_day_in_progress_keeps_its_validated_version(env) -> None:
@@ -368,15 +382,17 @@ def test_files_disagreeing_on_a_column_type(env) -> None:
     a, b = _frame(rows=200), generate_transactions(DAY, n_rows=200, seed=5)
     b["transaction_id"] = b["transaction_id"].str.replace("tx-", "b-")
     b["amount"] = b["amount"].map(lambda v: f"{v:.2f} EUR")
+    before = _snapshot(storage)
     _land(storage, {"part-000.parquet": _parquet(a), "part-001.parquet": _parquet(b)})
     with pytest.raises(CorruptInputError) as err:
         steps.extract(storage, SCHEMA, DAY, "mixed")
-    _assert_rejected(err.value, {}, storage, check="column_types_agree_across_files")
+    _assert_rejected(err.value, before, storage, check="column_types_agree_across_files")
     assert "amount" in str(err.value) and "part-001.parquet has text" in str(err.value)
 
 
 def test_permission_denied_is_typed_and_left_in_place(env, monkeypatch) -> None:
     settings, storage = env
+    before = _snapshot(storage)
     _land(storage, {"part-000.csv": _csv(_frame())})
     denied = storage.path(PREFIX + "part-000.csv")
     real = Path.read_bytes
@@ -389,7 +405,11 @@ def test_permission_denied_is_typed_and_left_in_place(env, monkeypatch) -> None:
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
     with pytest.raises(UnsafeInputError, match="permission denied") as err:
         steps.extract(storage, SCHEMA, DAY, "denied")
-    assert not err.value.retryable and err.value.check == "file_readable"
+    qprefix = _assert_rejected(
+        err.value, before, storage, check="file_readable", file="part-000.csv"
+    )
+    entry = json.loads(storage.read_bytes(qprefix + "validation.json"))["files"][0]
+    assert entry["copied"] is False and "permission denied" in entry["reason"]
     monkeypatch.undo()
     assert denied.exists()  # an unreadable file is not deleted: it could not be copied
 
@@ -413,10 +433,11 @@ def test_integer_coded_categoricals_fail_validation_not_scoring(env) -> None:
     frame["merchant_category"] = (
         frame["merchant_category"].astype("category").cat.codes.astype("int64")
     )
+    before = _snapshot(storage)
     _land(storage, {"part-000.parquet": _parquet(frame)})
     with pytest.raises(DataValidationError, match="expect_categorical_values_to_be_text") as err:
         _run(settings, storage, "codes", with_label=False)
-    _assert_rejected(err.value, {}, storage, check="expect_categorical_values_to_be_text")
+    _assert_rejected(err.value, before, storage, check="expect_categorical_values_to_be_text")
     assert delivery.current(storage, SCHEMA, DAY) is None  # never marked validated
 
 
@@ -468,6 +489,28 @@ def test_case_normalisation_is_an_explicit_schema_option(env, caplog) -> None:
     )
 
 
+def test_unseen_share_limit_is_a_schema_setting(env) -> None:
+    settings, storage = env
+    _with_reference(storage)
+    frame = _frame()
+    frame.loc[:7, "device"] = "smart_watch"  # 8 of 400 = 2% unseen
+    _land(storage, {"part-000.csv": _csv(frame)})
+    strict = dataclasses.replace(SCHEMA, max_unseen_share=0.01)
+    steps.extract(storage, strict, DAY, "strict")
+    before = _snapshot(storage)
+    with pytest.raises(DataValidationError) as err:
+        steps.validate(storage, strict, DAY, settings=settings, batch_id="strict", with_label=False)
+    _assert_rejected(err.value, before, storage, check="expect_categorical_values_seen_in_training")
+    assert "'device': 8 unexpected" in str(err.value) and "smart_watch" in str(err.value)
+    # The same delivery under the bundled limit (5%) is scored data, with the count reported.
+    assert SCHEMA.max_unseen_share == 0.05
+    _land(storage, {"part-000.csv": _csv(frame)})
+    report = _run(settings, storage, "default", with_label=False)
+    assert report.success
+    warning = next(w for w in report.warnings if w.column == "device")
+    assert warning.unexpected_count == 8 and warning.sample_values == ["smart_watch"]
+
+
 def test_unseen_categories_only_warn_for_training_data(env) -> None:
     settings, storage = env
     _with_reference(storage)
@@ -485,19 +528,23 @@ def test_whitespace_only_values_count_as_null(env, column) -> None:
     settings, storage = env
     frame = _frame().astype({column: object})
     frame.loc[4, column] = "   "
+    before = _snapshot(storage)
     _land(storage, {"part-000.csv": _csv(frame)})
     with pytest.raises(DataValidationError, match="expect_column_values_to_not_be_null") as err:
         _run(settings, storage, "blank")
-    assert f"'{column}'" in str(err.value)
+    _assert_rejected(err.value, before, storage, check="expect_column_values_to_not_be_null")
+    assert f"'{column}'" in str(err.value) and "1 unexpected" in str(err.value)
 
 
 def test_naive_timestamps_are_refused_without_a_time_zone(env) -> None:
     settings, storage = env
     frame = _frame()
     frame["timestamp"] = frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    before = _snapshot(storage)
     _land(storage, {"part-000.csv": _csv(frame)})
     with pytest.raises(DataValidationError, match="expect_timestamps_to_carry_time_zone") as err:
         _run(settings, storage, "naive")
+    _assert_rejected(err.value, before, storage, check="expect_timestamps_to_carry_time_zone")
     assert "timestamp_timezone" in str(err.value) and "400 unexpected" in str(err.value)
 
 
@@ -523,9 +570,11 @@ def test_epoch_number_timestamps_are_refused(env) -> None:
     settings, storage = env
     frame = _frame()
     frame["timestamp"] = frame["timestamp"].astype("int64") // 10**9
+    before = _snapshot(storage)
     _land(storage, {"part-000.parquet": _parquet(frame)})
-    with pytest.raises(DataValidationError, match="expect_timestamps_to_be_iso8601"):
+    with pytest.raises(DataValidationError, match="expect_timestamps_to_be_iso8601") as err:
         _run(settings, storage, "epoch")
+    _assert_rejected(err.value, before, storage, check="expect_timestamps_to_be_iso8601")
 
 
 @pytest.mark.parametrize(
@@ -543,9 +592,11 @@ def test_labels_must_equal_label_values_exactly(env, values, fmt) -> None:
     frame = _frame()
     frame["is_fraud"] = [values[0] if v else values[1] for v in frame["is_fraud"]]
     data = _parquet(frame) if fmt == "parquet" else _csv(frame)
+    before = _snapshot(storage)
     _land(storage, {f"part-000.{fmt}": data})
     with pytest.raises(DataValidationError, match="expect_labels_to_equal_label_values") as err:
         _run(settings, storage, "labels")
+    _assert_rejected(err.value, before, storage, check="expect_labels_to_equal_label_values")
     assert "'is_fraud'" in str(err.value)
 
 
@@ -563,9 +614,12 @@ def test_nullable_column_accepts_legitimate_nulls(env) -> None:
     _land(storage, {"part-000.csv": _csv(frame)})
     steps.extract(storage, schema, DAY, "nulls")
     assert steps.validate(storage, schema, DAY, settings=settings, batch_id="n", with_label=True)
-    with pytest.raises(DataValidationError, match="customer_tenure_days"):
-        _land(storage, {"part-000.csv": _csv(frame.assign(amount=frame["amount"] + 0.01))})
+    before = _snapshot(storage)
+    _land(storage, {"part-000.csv": _csv(frame.assign(amount=frame["amount"] + 0.01))})
+    with pytest.raises(DataValidationError, match="customer_tenure_days") as err:
         _run(settings, storage, "not-nullable")  # the bundled schema does not allow them
+    _assert_rejected(err.value, before, storage, check="expect_column_values_to_not_be_null")
+    assert delivery.current(storage, SCHEMA, DAY).rows == 400  # the nullable version stays
 
 
 def test_labelled_check_of_a_day_validated_for_scoring_keeps_it(env) -> None:

@@ -33,9 +33,13 @@ PREFIX = lake.landing_prefix(SCHEMA.name, DAY)
 
 
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, validated_elsewhere):
+    """A local lake that also holds another day's validated data (checked byte for byte
+    after the test)."""
     settings = Settings.from_env({"MLOPS_DATA_ROOT": str(tmp_path)})
-    return settings, LocalStorage(settings.storage_url)
+    storage = LocalStorage(settings.storage_url)
+    validated_elsewhere(storage)
+    return settings, storage
 
 
 def _csv(frame: pd.DataFrame) -> bytes:

@@ -22,9 +22,13 @@ SCHEMA = load_schema("recommender")
 
 
 @pytest.fixture
-def env(tmp_path):
+def env(tmp_path, validated_elsewhere):
+    """A local lake that also holds another dataset's validated day (checked byte for byte
+    after the test)."""
     settings = Settings.from_env({"MLOPS_DATA_ROOT": str(tmp_path)})
-    return settings, LocalStorage(settings.storage_url)
+    storage = LocalStorage(settings.storage_url)
+    validated_elsewhere(storage)
+    return settings, storage
 
 
 def test_generator_is_deterministic_per_seed_and_day_and_realistic():

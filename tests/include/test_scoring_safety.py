@@ -49,6 +49,15 @@ def champion(tmp_path_factory):
     return settings, storage, trained
 
 
+def _snapshot(storage: LocalStorage) -> dict[str, str]:
+    """sha256 of every file of the validated state (working, scored, archive, reference)."""
+    return {
+        key: hashlib.sha256(storage.read_bytes(key)).hexdigest()
+        for zone in ("working/", "scored/", "archive/", "reference/")
+        for key in storage.list(zone)
+    }
+
+
 def _deliver(settings, storage, frame, batch: str) -> None:
     prefix = lake.landing_prefix(SCHEMA.name, DAY)
     out = frame.copy()
@@ -67,13 +76,18 @@ def test_training_records_the_categorical_domains(champion) -> None:
     assert storage.read_bytes(lake.domains_key(SCHEMA.name, "latest")) == storage.read_bytes(key)
 
 
-def test_unseen_categories_are_counted_and_a_replaced_output_is_archived(champion) -> None:
+def test_unseen_categories_are_counted_and_a_replaced_output_is_archived(champion, caplog) -> None:
     settings, storage, _ = champion
     frame = generate_transactions(DAY, n_rows=1_000)
     frame.loc[:9, "device"] = "smart_watch"  # 1% unseen: under the 5% limit, so scored
     _deliver(settings, storage, frame, "s1")
-    first = steps.score(storage, SCHEMA, DAY, settings=settings, model_name=MODEL)
-    assert first.unseen_categories == {"device": {"count": 10, "values": ["smart_watch"]}}
+    with caplog.at_level("WARNING", logger="mlops_core.steps"):
+        first = steps.score(storage, SCHEMA, DAY, settings=settings, model_name=MODEL)
+    unseen = {"device": {"count": 10, "values": ["smart_watch"]}}
+    assert first.unseen_categories == unseen
+    manifest_key = lake.scored_prefix(SCHEMA.name, DAY) + lake.MANIFEST
+    assert json.loads(storage.read_bytes(manifest_key))["unseen_categories"] == unseen
+    assert "'device': 10 unexpected" in caplog.text and "smart_watch" in caplog.text
     out_key = first.output_key
     first_bytes = storage.read_bytes(out_key)
 
@@ -86,6 +100,11 @@ def test_unseen_categories_are_counted_and_a_replaced_output_is_archived(champio
     assert storage.read_bytes(archived + "scores.parquet") == first_bytes
     assert hashlib.sha256(first_bytes).hexdigest() == first.output_sha256
     assert json.loads(storage.read_bytes(archived + lake.MANIFEST))["rows_out"] == 1_000
+    # The manifest names the current output, scored from the current validated version.
+    current = json.loads(storage.read_bytes(manifest_key))
+    assert current["output_sha256"] == second.output_sha256
+    assert hashlib.sha256(storage.read_bytes(out_key)).hexdigest() == second.output_sha256
+    assert current["input_sha256"] == delivery.current(storage, SCHEMA, DAY).data_sha256
     # Rescoring the same input rewrites identical bytes and archives nothing new.
     before = storage.list("archive/")
     steps.score(storage, SCHEMA, DAY, settings=settings, model_name=MODEL)
@@ -103,10 +122,33 @@ def test_model_refusing_validated_data_is_typed(champion, monkeypatch) -> None:
         return model
 
     monkeypatch.setattr(registry, "load_model", load_model)
+    before = _snapshot(storage)
     with pytest.raises(ScoringInputError, match="cannot score") as err:
-        steps.score(storage, SCHEMA, DAY, settings=settings, model_name=MODEL, zone="scored_shadow")
+        steps.score(
+            storage,
+            SCHEMA,
+            DAY,
+            settings=settings,
+            model_name=MODEL,
+            zone="scored_shadow",
+        )
     assert not err.value.retryable and err.value.check == "model_accepts_input"
     assert not storage.list(lake.scored_prefix(SCHEMA.name, DAY, "scored_shadow"))
+    # Typed and quarantined (a copy with the model's refusal); the validated data stays.
+    assert _snapshot(storage) == before
+    version = delivery.current(storage, SCHEMA, DAY).version
+    model_version = (
+        registry.client(settings.mlflow_tracking_uri)
+        .get_model_version_by_alias(MODEL, registry.CHAMPION)
+        .version
+    )
+    batch = f"scored_shadow__model-v{model_version}__data-{version}"
+    qprefix = lake.quarantine_prefix(SCHEMA.name, DAY, batch)
+    assert err.value.quarantine_path == storage.uri(qprefix)
+    working = storage.read_bytes(lake.working_data_key(SCHEMA.name, DAY))
+    assert storage.read_bytes(qprefix + "data.parquet") == working
+    report = json.loads(storage.read_bytes(qprefix + "validation.json"))
+    assert report["check"] == "model_accepts_input" and "n/a" in report["error"]
 
 
 class _Refuses:
@@ -118,7 +160,9 @@ class _Refuses:
 
 def test_day_without_validated_data_is_not_scored(champion) -> None:
     settings, storage, _ = champion
+    before = _snapshot(storage)
     with pytest.raises(InputMissingError, match="no validated data"):
         steps.score(
             storage, SCHEMA, DAY + dt.timedelta(days=5), settings=settings, model_name=MODEL
         )
+    assert _snapshot(storage) == before

@@ -19,13 +19,14 @@ from mlops_airflow.operators import (
     EvaluationGateOperator,
     ExtractPartitionOperator,
     LandSampleDataOperator,
+    MlopsBaseOperator,
     PromoteModelOperator,
     RegisterModelOperator,
     TrainModelOperator,
     ValidatePartitionOperator,
     with_overrides,
 )
-from mlops_core import lake
+from mlops_core import errors, lake
 from mlops_core.errors import DataValidationError
 from mlops_core.storage import LocalStorage, S3Storage
 
@@ -270,3 +271,41 @@ def test_recommender_scoring_waits_for_history_in_flight(lake_root: LocalStorage
     patient.task.wait_for_inputs(lake_root, patient.spec, DAY, params, log=patient.log)
     other_run.join()
     assert pending_history(lake_root, schema, DAY, 28) == []
+
+
+def _pipeline_errors(cls=errors.PipelineError) -> list[type]:
+    return [cls, *(sub for c in cls.__subclasses__() for sub in _pipeline_errors(c))]
+
+
+# Infrastructure: a partition not landed yet, the registry or the lake unreachable or racing.
+INFRA_ERRORS = {
+    errors.InputMissingError,
+    errors.RegistryError,
+    errors.NoChampionError,
+    errors.RegistryConflictError,
+    errors.StorageUnavailableError,
+}
+
+
+class _Raises(MlopsBaseOperator):
+    def __init__(self, *, error: type, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def run(self, context):
+        raise self.error("boom", check="c", files=["landing/x.csv"])
+
+
+@pytest.mark.parametrize("error", _pipeline_errors(), ids=lambda c: c.__name__)
+def test_only_infrastructure_errors_are_retried(error) -> None:
+    """Every typed input, data, schema, model or gate failure fails the task at once; only
+    infrastructure failures reach Airflow as themselves, so its retries with backoff apply."""
+    op = _Raises(task_id="t", error=error, lake_conn_id=None, mlflow_conn_id=None)
+    assert error.retryable is (error in INFRA_ERRORS)
+    if error in INFRA_ERRORS:
+        with pytest.raises(error):
+            op.execute(_context())
+    else:
+        with pytest.raises(AirflowFailException, match=rf"\[{error.__name__}\]") as err:
+            op.execute(_context())
+        assert isinstance(err.value.__cause__, error)

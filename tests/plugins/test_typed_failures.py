@@ -1,5 +1,6 @@
 """On call at the operator level: typed input failures fail at once (no retry) and the
-incident names the check, the files and the quarantine folder; infrastructure waits retry."""
+incident names the check, the files, the offending rows and the quarantine folder;
+infrastructure waits retry."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from mlops_airflow.notifications import IncidentNotifier
-from mlops_airflow.operators import ExtractPartitionOperator
+from mlops_airflow.operators import ExtractPartitionOperator, ValidatePartitionOperator
 from mlops_core import lake
 from mlops_core.errors import InputMissingError
 from mlops_core.sample_data import generate_transactions
@@ -39,11 +40,13 @@ def _context(error: BaseException | None = None) -> dict:
 
 
 @pytest.fixture
-def lake_root(tmp_path, monkeypatch) -> LocalStorage:
+def lake_root(tmp_path, monkeypatch, validated_elsewhere) -> LocalStorage:
     monkeypatch.setenv("MLOPS_DATA_ROOT", str(tmp_path))
     monkeypatch.delenv("MLOPS_STORAGE_URL", raising=False)
     monkeypatch.delenv("MLOPS_INCIDENT_WEBHOOK_URL", raising=False)
-    return LocalStorage(tmp_path / "lake")
+    storage = LocalStorage(tmp_path / "lake")
+    validated_elsewhere(storage)  # another day's validated data: byte-identical afterwards
+    return storage
 
 
 def test_unsupported_file_fails_without_retry_and_the_incident_names_it(lake_root, tmp_path):
@@ -67,6 +70,28 @@ def test_unsupported_file_fails_without_retry_and_the_incident_names_it(lake_roo
     assert json.loads(
         (tmp_path / "lake" / quarantine.split("/lake/", 1)[1] / "validation.json").read_text()
     )
+
+
+def test_failed_validation_incident_names_check_file_and_rows(lake_root, tmp_path):
+    prefix = lake.landing_prefix(DATASET, DAY)
+    frame = generate_transactions(DAY, n_rows=200)
+    frame["timestamp"] = frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    frame.loc[7, "amount"] = -3.0
+    bad_id = frame.loc[7, "transaction_id"]
+    lake_root.write_bytes(prefix + "part-000.csv", frame.to_csv(index=False).encode())
+    lake_root.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
+    ExtractPartitionOperator(task_id="extract", lake_conn_id=None).execute(_context())
+    op = ValidatePartitionOperator(task_id="validate", lake_conn_id=None, mlflow_conn_id=None)
+    with pytest.raises(AirflowFailException, match=r"\[DataValidationError\]") as err:
+        op.execute(_context())
+    IncidentNotifier().notify(_context(err.value))
+    incident = json.loads((tmp_path / "incidents.jsonl").read_text().splitlines()[-1])
+    assert incident["check"] == "expect_column_values_to_be_between"
+    assert incident["files"] == [prefix + "part-000.csv"]
+    assert [r["transaction_id"] for r in incident["rows"]] == [bad_id]
+    assert incident["rows"][0]["amount"] == -3.0
+    assert incident["rows"][0]["check"] == "expect_column_values_to_be_between"
+    assert incident["quarantine_path"].endswith("__try1")
 
 
 def test_incomplete_partition_is_retried(lake_root):
