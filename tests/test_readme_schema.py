@@ -18,5 +18,8 @@ def test_readme_spec_example_loads() -> None:
     assert spec.dataset.derived_features == ()
     assert "last_login_days" in spec.dataset.nullable_columns
     assert [c.estimator for c in spec.search] == ["hist_gradient_boosting", "random_forest"]
-    assert spec.monitoring is not None and spec.monitoring.drift.features == ("tenure_months", "plan")
+    assert spec.monitoring is not None and spec.monitoring.drift.features == (
+        "tenure_months",
+        "plan",
+    )
     assert spec.gate.fpr_target == spec.train.fpr_target == 0.05

@@ -41,11 +41,39 @@ TOP_LEVEL_KEYS = (
     "item_column",
     "rating_column",
     "max_unseen_share",
+    "minimums",
     "extra",
 )
 REQUIRED_KEYS = ("name", "timestamp_column")
 NUMERIC_KEYS = ("name", "min", "max", "nullable")
 CATEGORICAL_KEYS = ("name", "nullable", "normalize", "strip")
+MINIMUM_LEVELS = ("partition", "window")
+MINIMUM_KEYS = ("rows", "distinct", "positives", "severity")
+SEVERITIES = ("critical", "warning")
+
+
+@dataclass(frozen=True)
+class Minimums:
+    """How much data a partition (or a training window) must hold. ``severity``: a critical
+    shortfall fails (validation or training), a warning is logged with the counts and the data
+    is used. ``positives`` (window only) counts positive labels."""
+
+    rows: int = 0
+    distinct: dict[str, int] = field(default_factory=dict)
+    positives: int = 0
+    severity: str = "critical"
+
+    def shortfalls(self, rows: int, distinct: dict[str, int], positives: int | None) -> list[str]:
+        """What is missing, one line per minimum not met; empty when all are met."""
+        found = []
+        if rows < self.rows:
+            found.append(f"{rows} rows, {self.rows} needed")
+        for column, fewest in sorted(self.distinct.items()):
+            if distinct.get(column, 0) < fewest:
+                found.append(f"{distinct.get(column, 0)} distinct {column}, {fewest} needed")
+        if positives is not None and positives < self.positives:
+            found.append(f"{positives} positive labels, {self.positives} needed")
+        return found
 
 
 @dataclass(frozen=True)
@@ -124,7 +152,17 @@ class DatasetSchema:
     rating_column: str | None = None
     timestamp_timezone: str | None = None
     max_unseen_share: float = 0.05
+    partition_minimums: Minimums | None = None
+    window_minimums: Minimums | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def partition_minimum(self) -> Minimums:
+        """Per-partition minimums: the ``minimums.partition`` section, else ``min_rows`` and
+        ``min_distinct`` (both critical)."""
+        return self.partition_minimums or Minimums(
+            rows=self.min_rows, distinct=dict(self.min_distinct)
+        )
 
     @property
     def categorical(self) -> tuple[str, ...]:
@@ -169,6 +207,9 @@ class DatasetSchema:
         data = asdict(self)
         data["numeric"] = [asdict(c) for c in self.numeric]
         data["categoricals"] = [asdict(c) for c in self.categoricals]
+        for key in ("partition_minimums", "window_minimums"):
+            if data[key] is None:
+                del data[key]
         return data
 
     def fingerprint(self) -> str:
@@ -184,6 +225,13 @@ class DatasetSchema:
         """
         validate_schema_dict(data, source=source)
         data = dict(data)
+        minimums = data.pop("minimums", None) or {}
+        for level in MINIMUM_LEVELS:
+            if level in minimums:
+                data[f"{level}_minimums"] = Minimums(**minimums[level])
+        for key in ("partition_minimums", "window_minimums"):  # round trip of to_dict()
+            if isinstance(data.get(key), dict):
+                data[key] = Minimums(**data[key])
         numeric = tuple(NumericColumn(**c) for c in data.pop("numeric", []))
         categoricals = tuple(
             CategoricalColumn(name=c) if isinstance(c, str) else CategoricalColumn(**c)
@@ -408,8 +456,41 @@ class _SchemaCheck:
                 self.add("max_unseen_share", f"expected a number in [0, 1], got {_describe(value)}")
         if data.get("timestamp_timezone") is not None:
             self.timezone(data["timestamp_timezone"])
+        if "minimums" in data:
+            self.minimums(data["minimums"])
         if "extra" in data and not isinstance(data["extra"], dict):
             self.add("extra", f"expected an object, got {_describe(data['extra'])}")
+
+    def minimums(self, value: Any) -> None:
+        if not isinstance(value, dict):
+            self.add("minimums", f"expected an object with {' and/or '.join(MINIMUM_LEVELS)}")
+            return
+        for level, entry in value.items():
+            path = f"minimums.{level}"
+            if level not in MINIMUM_LEVELS:
+                self.add(path, f"unknown level; allowed: {', '.join(MINIMUM_LEVELS)}")
+                continue
+            if not isinstance(entry, dict):
+                self.add(path, f"expected an object, got {_describe(entry)}")
+                continue
+            self.keys(entry, f"{path}.", MINIMUM_KEYS, ())
+            for key in ("rows", "positives"):
+                if key in entry and not (_is_int(entry[key]) and entry[key] >= 0):
+                    self.add(f"{path}.{key}", f"expected an integer >= 0, got {entry[key]!r}")
+            if level == "partition" and "positives" in entry:
+                self.add(f"{path}.positives", "positives are counted per training window only")
+            if entry.get("severity", "critical") not in SEVERITIES:
+                self.add(f"{path}.severity", f"expected one of {', '.join(SEVERITIES)}")
+            distinct = entry.get("distinct", {})
+            if not isinstance(distinct, dict) or not all(
+                _is_int(v) and v >= 1 for v in distinct.values()
+            ):
+                self.add(f"{path}.distinct", "expected an object of column -> integer >= 1")
+                continue
+            declared = {column for column, _, _ in self.declared}
+            for column in distinct:
+                if self.declarations_complete and column not in declared:
+                    self.add(f"{path}.distinct.{column}", f"{column!r} is not a declared column")
 
     def label_values(self, values: Any) -> None:
         if not isinstance(values, list | tuple) or not values:

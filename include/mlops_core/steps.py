@@ -43,6 +43,7 @@ from mlops_core.score import ScoringManifest, file_sha256, score_file
 from mlops_core.storage import Storage
 from mlops_core.train import TrainParams, compare_candidates, load_training_set, train_model
 from mlops_core.validate import ValidationReport
+from mlops_core.windows import window_days
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
@@ -74,10 +75,6 @@ def extract(storage: Storage, schema: DatasetSchema, day: dt.date, batch_id: str
     A delivery that cannot be read is quarantined before the typed error is raised.
     """
     return delivery.prepare(storage, schema, day, batch_id)
-
-
-def window_days(end_day: dt.date, days: int) -> list[dt.date]:
-    return [end_day - dt.timedelta(days=offset) for offset in range(days - 1, -1, -1)]
 
 
 def extract_window(

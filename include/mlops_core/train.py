@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,24 +14,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from mlops_core import lake
-from mlops_core.errors import InputMissingError, TrainingError
+from mlops_core.errors import TrainingError
 from mlops_core.evaluate import classification_metrics
 from mlops_core.features import add_time_features
 from mlops_core.knobs import ESTIMATORS, HYPERPARAMETERS, TrainParams  # noqa: F401 - re-exported
 from mlops_core.schema import DatasetSchema
 from mlops_core.storage import Storage
+from mlops_core.windows import Window, check_window_minimums, read_window
 
-
-@dataclass
-class TrainingSet:
-    frame: pd.DataFrame
-    partitions: dict[str, str]  # day -> working data sha256
-
-    @property
-    def fingerprint(self) -> str:
-        payload = json.dumps(self.partitions, sort_keys=True).encode()
-        return hashlib.sha256(payload).hexdigest()[:16]
+TrainingSet = Window  # the classification name of a window read by mlops_core.windows
 
 
 @dataclass
@@ -49,27 +38,11 @@ class TrainResult:
 
 def load_training_set(
     storage: Storage, schema: DatasetSchema, end_day: dt.date, window_days: int
-) -> TrainingSet:
-    """Read validated working partitions in ``(end_day - window_days, end_day]``.
-
-    Partitions without a validation marker (never validated, or quarantined) are skipped.
-    """
-    frames, partitions = [], {}
-    for offset in range(window_days - 1, -1, -1):
-        day = end_day - dt.timedelta(days=offset)
-        marker = lake.working_prefix(schema.name, day) + lake.VALIDATED_MARKER
-        if not storage.exists(marker):
-            continue
-        meta = json.loads(storage.read_bytes(lake.working_prefix(schema.name, day) + lake.MANIFEST))
-        with storage.local_copy(lake.working_data_key(schema.name, day)) as path:
-            frames.append(pd.read_parquet(path))
-        partitions[day.isoformat()] = meta["data_sha256"]
-    if not frames:
-        raise InputMissingError(
-            f"no validated partitions of {schema.name} in the {window_days} days up to {end_day}; "
-            "run extraction and validation for those days first"
-        )
-    return TrainingSet(pd.concat(frames, ignore_index=True), partitions)
+) -> Window:
+    """The validated window ending at ``end_day``, held to the spec's window minimums."""
+    window = read_window(storage, schema, end_day, window_days)
+    check_window_minimums(window.frame, schema, days=window_days)
+    return window
 
 
 def build_pipeline(schema: DatasetSchema, params: TrainParams) -> Pipeline:

@@ -109,8 +109,10 @@ def suite_specs(schema: DatasetSchema, day: dt.date, *, with_label: bool) -> lis
     # An unlabelled check still knows the label column: its presence is not "unexpected".
     known = schema.required_columns(with_label=True)
     start = pd.Timestamp(day, tz="UTC")
+    minimum = schema.partition_minimum
+    level = WARNING if minimum.severity == "warning" else CRITICAL
     specs = [
-        ExpectationSpec("expect_table_row_count_to_be_between", {"min_value": schema.min_rows}),
+        ExpectationSpec("expect_table_row_count_to_be_between", {"min_value": minimum.rows}, level),
         ExpectationSpec(
             "expect_table_columns_to_match_set", {"column_set": required, "exact_match": False}
         ),
@@ -134,11 +136,12 @@ def suite_specs(schema: DatasetSchema, day: dt.date, *, with_label: bool) -> lis
                 {"column_list": list(schema.unique_together)},
             )
         )
-    for col, fewest in sorted(schema.min_distinct.items()):
+    for col, fewest in sorted(minimum.distinct.items()):
         specs.append(
             ExpectationSpec(
                 "expect_column_unique_value_count_to_be_between",
                 {"column": col, "min_value": int(fewest)},
+                level,
             )
         )
     specs.append(

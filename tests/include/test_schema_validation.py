@@ -260,7 +260,7 @@ def test_schema_error_comes_before_any_lake_access(
 
     with pytest.raises(SchemaError, match=r"  name: invalid name '\.\./escape'"):
         load_schema(schema_file)
-    with pytest.raises(SchemaError, match="neither a path"):
+    with pytest.raises(SchemaError, match="neither a spec name"):
         load_schema("../escape")
 
     assert sorted(tmp_path.rglob("*")) == [schema_file, lake]

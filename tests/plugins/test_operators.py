@@ -54,7 +54,9 @@ def lake_root(tmp_path, monkeypatch) -> LocalStorage:
 
 def test_land_extract_validate_window(lake_root: LocalStorage) -> None:
     context = _context()
-    land = LandSampleDataOperator(use_case="fraud", task_id="land", rows=400, lake_conn_id=None, outlets=[])
+    land = LandSampleDataOperator(
+        use_case="fraud", task_id="land", rows=400, lake_conn_id=None, outlets=[]
+    )
     for day in (DAY - dt.timedelta(days=2), DAY):  # the day in between never landed
         result = land.execute(_context(day))
         assert lake_root.exists(
@@ -63,11 +65,11 @@ def test_land_extract_validate_window(lake_root: LocalStorage) -> None:
         assert result["rows"] == 400 and result["day"] == day.isoformat()
 
     extracted = ExtractPartitionOperator(
-        task_id="extract", window_days=3, lake_conn_id=None
+        use_case="fraud", task_id="extract", window_days=3, lake_conn_id=None
     ).execute(context)
     assert extracted["days"] == [(DAY - dt.timedelta(days=2)).isoformat(), DAY.isoformat()]
     validated = ValidatePartitionOperator(
-        task_id="validate", window_days=3, lake_conn_id=None
+        use_case="fraud", task_id="validate", window_days=3, lake_conn_id=None
     ).execute(context)
     assert validated["validated"] == extracted["days"]
     for day in extracted["days"]:
@@ -81,9 +83,9 @@ def test_land_sets_outlet_event_day(lake_root: LocalStorage) -> None:
 
     asset = Asset(name="landed", uri="x-mlops://lake/landing/x")
     context = _context()
-    LandSampleDataOperator(use_case="fraud", task_id="land", rows=200, lake_conn_id=None, outlets=[asset]).execute(
-        context
-    )
+    LandSampleDataOperator(
+        use_case="fraud", task_id="land", rows=200, lake_conn_id=None, outlets=[asset]
+    ).execute(context)
     assert context["outlet_events"][asset].extra == {"day": DAY.isoformat()}
 
 
@@ -96,12 +98,14 @@ def test_validation_failure_fails_without_retry_and_quarantines(lake_root: Local
     prefix = lake.landing_prefix("fraud_transactions", DAY)
     lake_root.write_bytes(prefix + "part-000.csv", frame.to_csv(index=False).encode())
     lake_root.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
-    ExtractPartitionOperator(use_case="fraud", task_id="extract", lake_conn_id=None).execute(_context())
+    ExtractPartitionOperator(use_case="fraud", task_id="extract", lake_conn_id=None).execute(
+        _context()
+    )
 
     with pytest.raises(AirflowFailException) as err:
-        ValidatePartitionOperator(use_case="fraud", task_id="validate", with_label=False, lake_conn_id=None).execute(
-            _context()
-        )
+        ValidatePartitionOperator(
+            use_case="fraud", task_id="validate", with_label=False, lake_conn_id=None
+        ).execute(_context())
     message = str(err.value)
     assert message.startswith("[DataValidationError] (runbook: #data-validation-failed)")
     assert "expect_column_values_to_be_between on column 'amount'" in message
@@ -300,7 +304,7 @@ class _Raises(MlopsBaseOperator):
 def test_only_infrastructure_errors_are_retried(error) -> None:
     """Every typed input, data, schema, model or gate failure fails the task at once; only
     infrastructure failures reach Airflow as themselves, so its retries with backoff apply."""
-    op = _Raises(task_id="t", error=error, lake_conn_id=None, mlflow_conn_id=None)
+    op = _Raises(use_case="fraud", task_id="t", error=error, lake_conn_id=None, mlflow_conn_id=None)
     assert error.retryable is (error in INFRA_ERRORS)
     if error in INFRA_ERRORS:
         with pytest.raises(error):

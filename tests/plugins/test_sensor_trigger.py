@@ -32,7 +32,9 @@ def local_lake(tmp_path, monkeypatch) -> LocalStorage:
 
 
 def test_sensor_defers_when_marker_is_missing(local_lake: LocalStorage) -> None:
-    sensor = PartitionSensor(use_case="fraud", task_id="wait", lake_conn_id=None, timeout=60, poke_interval=5)
+    sensor = PartitionSensor(
+        use_case="fraud", task_id="wait", lake_conn_id=None, timeout=60, poke_interval=5
+    )
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute(_context())
     trigger = deferred.value.trigger

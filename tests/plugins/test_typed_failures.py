@@ -80,8 +80,12 @@ def test_failed_validation_incident_names_check_file_and_rows(lake_root, tmp_pat
     bad_id = frame.loc[7, "transaction_id"]
     lake_root.write_bytes(prefix + "part-000.csv", frame.to_csv(index=False).encode())
     lake_root.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
-    ExtractPartitionOperator(task_id="extract", lake_conn_id=None).execute(_context())
-    op = ValidatePartitionOperator(task_id="validate", lake_conn_id=None, mlflow_conn_id=None)
+    ExtractPartitionOperator(use_case="fraud", task_id="extract", lake_conn_id=None).execute(
+        _context()
+    )
+    op = ValidatePartitionOperator(
+        use_case="fraud", task_id="validate", lake_conn_id=None, mlflow_conn_id=None
+    )
     with pytest.raises(AirflowFailException, match=r"\[DataValidationError\]") as err:
         op.execute(_context())
     IncidentNotifier().notify(_context(err.value))

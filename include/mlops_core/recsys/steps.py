@@ -5,7 +5,6 @@ validate, register, promote, model selection) are shared with fraud in ``mlops_c
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from mlops_core.recsys.model import (
 from mlops_core.recsys.topk import topk
 from mlops_core.schema import DatasetSchema
 from mlops_core.storage import Storage, sha256_file
+from mlops_core.windows import Window, check_window_minimums, read_window
 
 # The recommender's own column names; load_window maps the dataset's columns onto them.
 COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
@@ -62,27 +62,15 @@ def land_sample_partition(
 def load_window(
     storage: Storage, schema: DatasetSchema, end_day: dt.date, days: int
 ) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Validated interaction partitions in ``(end_day - days, end_day]`` and their hashes."""
-    frames, partitions = [], {}
-    for offset in range(days - 1, -1, -1):
-        day = end_day - dt.timedelta(days=offset)
-        prefix = lake.working_prefix(schema.name, day)
-        if not storage.exists(prefix + lake.VALIDATED_MARKER):
-            continue
-        with storage.local_copy(lake.working_data_key(schema.name, day)) as path:
-            frames.append(_read_interactions(path, schema))
-        partitions[day.isoformat()] = json.loads(storage.read_bytes(prefix + lake.MANIFEST))[
-            "data_sha256"
-        ]
-    if not frames:
-        raise InputMissingError(
-            f"no validated partitions of {schema.name} in the {days} days up to {end_day}; "
-            "run extraction and validation for those days first"
-        )
-    frame = pd.concat(frames, ignore_index=True)
+    """Validated interaction partitions in ``(end_day - days, end_day]`` (the one window
+    loader) under the recommender's column names, and their hashes."""
+    window = read_window(
+        storage, schema, end_day, days, read=lambda path: _read_interactions(path, schema)
+    )
+    frame = window.frame
     frame["user_id"] = frame["user_id"].astype(str)
     frame["item_id"] = frame["item_id"].astype(str)
-    return frame, partitions
+    return frame, window.partitions
 
 
 def _read_interactions(path: Path, schema: DatasetSchema) -> pd.DataFrame:
@@ -152,6 +140,12 @@ def train(
     from mlops_core.steps import code_version, lock_hash
 
     frame, partitions = load_window(storage, schema, day, params.window_days)
+    check_window_minimums(
+        frame,
+        schema,
+        days=params.window_days,
+        columns={schema.user_column: "user_id", schema.item_column: "item_id"},
+    )
     holdout_days, holdout_users = choose_holdout(
         frame,
         day,
@@ -251,9 +245,7 @@ def _log_evaluation(uri: str, run_id: str, model: FactorModel, data: EvalSet, k:
 
 
 def _fingerprint(partitions: dict[str, str]) -> str:
-    import hashlib
-
-    return hashlib.sha256(json.dumps(partitions, sort_keys=True).encode()).hexdigest()[:16]
+    return Window(pd.DataFrame(), partitions).fingerprint
 
 
 def log_recommender_run(
