@@ -23,3 +23,5 @@ def test_readme_spec_example_loads() -> None:
         "plan",
     )
     assert spec.gate.fpr_target == spec.train.fpr_target == 0.05
+    assert spec.dataset.partition_minimum.severity == "warning"
+    assert spec.dataset.window_minimums.positives == 50

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -195,16 +196,38 @@ def _land_one_day(storage, frame: pd.DataFrame) -> None:
     storage.write_bytes(prefix + lake.SUCCESS_MARKER, b"")
 
 
-@pytest.mark.bad_input
-def test_too_few_users_names_the_distinct_count(env):
-    settings, storage = env
+def _few_users_day(storage) -> None:
     frame = generate_interactions(DAY, sessions=300)
     frame = frame[frame["user_id"].isin(frame["user_id"].unique()[:5])]
     _land_one_day(storage, frame.drop_duplicates(["user_id", "item_id", "timestamp"]))
     steps.extract(storage, SCHEMA, DAY, "b")
+
+
+@pytest.mark.bad_input
+def test_too_few_users_names_the_distinct_count(env):
+    """With a critical partition minimum the day is rejected, naming the count."""
+    settings, storage = env
+    critical = dataclasses.replace(
+        SCHEMA,
+        partition_minimums=dataclasses.replace(SCHEMA.partition_minimum, severity="critical"),
+    )
+    _few_users_day(storage)
     with pytest.raises(DataValidationError, match="expect_column_unique_value_count") as info:
-        steps.validate(storage, SCHEMA, DAY, settings=settings, batch_id="b", with_label=True)
+        steps.validate(storage, critical, DAY, settings=settings, batch_id="b", with_label=True)
     assert "observed 5 distinct values, need >= 20" in str(info.value)
+
+
+def test_a_sparse_day_is_kept_with_a_warning_by_the_bundled_recommender(env):
+    """Real interaction data has quiet days: the bundled spec's partition minimums warn
+    (counts in the report) instead of quarantining the day; the window minimums guard
+    training."""
+    settings, storage = env
+    assert SCHEMA.partition_minimum.severity == "warning"
+    assert SCHEMA.window_minimums is not None and SCHEMA.window_minimums.severity == "critical"
+    _few_users_day(storage)
+    report = steps.validate(storage, SCHEMA, DAY, settings=settings, batch_id="b", with_label=True)
+    assert report.success
+    assert any("observed 5 distinct values" in w.describe() for w in report.warnings)
 
 
 def test_sample_landing_step_lands_a_validatable_day(env):
