@@ -268,7 +268,8 @@ def train(
     # MLflow signatures only take timezone-naive datetimes; the pipeline reads both as UTC.
     example = result.holdout[schema.model_input_columns].head(100).copy()
     ts = schema.timestamp_column
-    example[ts] = example[ts].dt.tz_convert("UTC").dt.tz_localize(None)
+    if ts in example.columns:  # only when time features derive from it
+        example[ts] = example[ts].dt.tz_convert("UTC").dt.tz_localize(None)
     with tempfile.TemporaryDirectory(prefix="mlops-train-") as tmp:
         holdout = Path(tmp) / "holdout.parquet"
         result.holdout.to_parquet(holdout, index=False)
