@@ -19,7 +19,7 @@ from airflow_env import airflow_env, migrate  # noqa: E402
 
 from tests.e2e.test_fraud_pipeline import _asset_events, _clean_env  # noqa: E402
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 
 def test_loans_use_case_runs_from_its_spec_alone(tmp_path: Path) -> None:

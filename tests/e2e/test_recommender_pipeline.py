@@ -20,7 +20,7 @@ from airflow_env import airflow_env, migrate, run_dag  # noqa: E402
 
 from tests.e2e.test_fraud_pipeline import _asset_events, _clean_env  # noqa: E402
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 
 def _champion(env: dict[str, str]) -> str:
