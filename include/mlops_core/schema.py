@@ -207,9 +207,15 @@ class DatasetSchema:
         data = asdict(self)
         data["numeric"] = [asdict(c) for c in self.numeric]
         data["categoricals"] = [asdict(c) for c in self.categoricals]
-        for key in ("partition_minimums", "window_minimums"):
-            if data[key] is None:
-                del data[key]
+        minimums = {
+            level: data.pop(f"{level}_minimums")
+            for level in MINIMUM_LEVELS
+            if data.get(f"{level}_minimums") is not None
+        }
+        for level in MINIMUM_LEVELS:
+            data.pop(f"{level}_minimums", None)
+        if minimums:
+            data["minimums"] = minimums
         return data
 
     def fingerprint(self) -> str:
@@ -229,9 +235,6 @@ class DatasetSchema:
         for level in MINIMUM_LEVELS:
             if level in minimums:
                 data[f"{level}_minimums"] = Minimums(**minimums[level])
-        for key in ("partition_minimums", "window_minimums"):  # round trip of to_dict()
-            if isinstance(data.get(key), dict):
-                data[key] = Minimums(**data[key])
         numeric = tuple(NumericColumn(**c) for c in data.pop("numeric", []))
         categoricals = tuple(
             CategoricalColumn(name=c) if isinstance(c, str) else CategoricalColumn(**c)
@@ -477,7 +480,7 @@ class _SchemaCheck:
             for key in ("rows", "positives"):
                 if key in entry and not (_is_int(entry[key]) and entry[key] >= 0):
                     self.add(f"{path}.{key}", f"expected an integer >= 0, got {entry[key]!r}")
-            if level == "partition" and "positives" in entry:
+            if level == "partition" and entry.get("positives"):
                 self.add(f"{path}.positives", "positives are counted per training window only")
             if entry.get("severity", "critical") not in SEVERITIES:
                 self.add(f"{path}.severity", f"expected one of {', '.join(SEVERITIES)}")
