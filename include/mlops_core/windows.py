@@ -33,9 +33,13 @@ class Window:
 
     @property
     def fingerprint(self) -> str:
-        """A digest of which days, with which bytes, the frame holds."""
-        payload = json.dumps(self.partitions, sort_keys=True).encode()
-        return hashlib.sha256(payload).hexdigest()[:16]
+        return fingerprint(self.partitions)
+
+
+def fingerprint(partitions: dict[str, str]) -> str:
+    """A digest of which days, with which bytes, a window holds."""
+    payload = json.dumps(partitions, sort_keys=True).encode()
+    return hashlib.sha256(payload).hexdigest()[:16]
 
 
 def window_days(end_day: dt.date, days: int) -> list[dt.date]:

@@ -41,7 +41,7 @@ from mlops_core.recsys.model import (
 from mlops_core.recsys.topk import topk
 from mlops_core.schema import DatasetSchema
 from mlops_core.storage import Storage, sha256_file
-from mlops_core.windows import Window, check_window_minimums, read_window
+from mlops_core.windows import check_window_minimums, fingerprint, read_window
 
 # The recommender's own column names; load_window maps the dataset's columns onto them.
 COLUMNS = ["user_id", "item_id", "rating", "timestamp"]
@@ -174,7 +174,7 @@ def train(
     )
     tags = {
         "data_partitions": ",".join(sorted(partitions)),
-        "data_fingerprint": _fingerprint(partitions),
+        "data_fingerprint": fingerprint(partitions),
         "code_version": code_version(),
         "lock_hash": lock_hash(),
         "schema_fingerprint": schema.fingerprint(),
@@ -242,10 +242,6 @@ def _log_evaluation(uri: str, run_id: str, model: FactorModel, data: EvalSet, k:
     lists = recommended_lists(model, data, max(ks))
     curves = ranking_curves(data.users, lists, data.relevant, ks, data.catalogue)
     log_ranking_evaluation(uri, run_id, curves)
-
-
-def _fingerprint(partitions: dict[str, str]) -> str:
-    return Window(pd.DataFrame(), partitions).fingerprint
 
 
 def log_recommender_run(
