@@ -225,31 +225,12 @@ def split_counts(
     return {**counts, **params}, rest
 
 
-def log_training_run(
-    *,
-    tracking_uri: str,
-    experiment_id: str,
-    run_name: str,
-    pipeline: Any,
-    input_example: Any,
-    params: dict[str, Any],
-    metrics: dict[str, float],
-    tags: dict[str, str],
-    artifacts: dict[str, Path],
-) -> tuple[str, str]:
-    """Log one training run with its model (skops), signature and artifacts.
-
-    ``tags`` are the run's own (provenance, :func:`mlops_core.provenance.airflow_run_tags`);
-    they override the system tags MLflow resolves (``mlflow.source.*``). Row counts given as
-    metrics are logged as params (:func:`split_counts`).
-
-    Returns:
-        (run_id, model_uri)
-    """
+def sklearn_model(pipeline: Any, input_example: Any) -> Callable[[Path, Any], None]:
+    """A saver for :func:`log_training_run`: a scikit-learn pipeline as skops (no pickle;
+    only :data:`TRUSTED_TYPES` load), its signature inferred on ``input_example``."""
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    mlc = client(tracking_uri)
     signature = infer_signature(input_example, pipeline.predict_proba(input_example)[:, 1])
 
     def save(path: Path, mlflow_model: Any) -> None:
@@ -263,12 +244,42 @@ def log_training_run(
             input_example=input_example.head(5),
         )
 
+    return save
+
+
+def log_training_run(
+    *,
+    tracking_uri: str,
+    experiment_id: str,
+    run_name: str,
+    model: Callable[[Path, Any], None],
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    artifacts: dict[str, Path],
+) -> tuple[str, str]:
+    """Log one training run of any task type: values, the model, then its artifacts.
+
+    ``model(path, mlflow_model)`` writes the model with its flavor's ``save_model``
+    (:func:`sklearn_model`, or the ranking task's pyfunc saver). ``tags`` are the run's own
+    (provenance, :func:`mlops_core.provenance.airflow_run_tags`); they override the system
+    tags MLflow resolves (``mlflow.source.*``). Row counts given as metrics are logged as
+    params (:func:`split_counts`). ``artifacts`` maps an artifact folder to a file or a
+    directory (its files are logged under that folder).
+
+    Returns:
+        (run_id, model_uri)
+    """
+    mlc = client(tracking_uri)
     params, metrics = split_counts(params, metrics)
     with open_run(mlc, experiment_id, run_name, tags) as run_id:
         log_values(mlc, run_id, params=params, metrics=metrics)
-        model_uri = log_model(mlc, run_id, save)
+        model_uri = log_model(mlc, run_id, model)
         for artifact_path, path in artifacts.items():
-            mlc.log_artifact(run_id, str(path), artifact_path=artifact_path)
+            if Path(path).is_dir():
+                mlc.log_artifacts(run_id, str(path), artifact_path=artifact_path)
+            else:
+                mlc.log_artifact(run_id, str(path), artifact_path=artifact_path)
     return run_id, model_uri
 
 

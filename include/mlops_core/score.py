@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,26 +15,6 @@ from mlops_core.schema import DatasetSchema
 from mlops_core.storage import TMP_PREFIX, sha256_file
 
 SCORE_COLUMN = "score"
-
-
-@dataclass(frozen=True)
-class ScoringManifest:
-    dataset: str
-    day: str
-    input_key: str
-    input_sha256: str
-    output_key: str
-    output_sha256: str
-    rows_in: int
-    rows_out: int
-    model_name: str
-    model_version: str
-    model_rule: str
-    columns: list[str]
-    unseen_categories: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def output_schema(schema: DatasetSchema, input_schema: pa.Schema) -> pa.Schema:

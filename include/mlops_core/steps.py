@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_core import delivery, lake, ledger, registry
+from mlops_core import delivery, lake, ledger, outputs, registry
 from mlops_core.config import Settings
 from mlops_core.domains import categorical_domains, read_domains, write_domains
 from mlops_core.errors import (
@@ -36,10 +36,11 @@ from mlops_core.evaluate import (
     evaluate_gate,
 )
 from mlops_core.extract import ExtractResult, list_landing
+from mlops_core.outputs import OutputManifest
 from mlops_core.provenance import log_training_dataset
 from mlops_core.sample_data import generate_transactions
 from mlops_core.schema import DatasetSchema
-from mlops_core.score import ScoringManifest, file_sha256, score_file
+from mlops_core.score import file_sha256, score_file
 from mlops_core.storage import Storage
 from mlops_core.train import TrainParams, compare_candidates, load_training_set, train_model
 from mlops_core.validate import ValidationReport
@@ -277,8 +278,7 @@ def train(
             tracking_uri=settings.mlflow_tracking_uri,
             experiment_id=experiment_id,
             run_name=f"{schema.name}-{day.isoformat()}",
-            pipeline=result.pipeline,
-            input_example=example,
+            model=registry.sklearn_model(result.pipeline, example),
             params={
                 **params.to_dict(),
                 "train_rows": result.train_rows,
@@ -638,7 +638,7 @@ def score(
     batch_rows: int = 250_000,
     zone: str = lake.SCORED,
     batch_id: str | None = None,
-) -> ScoringManifest:
+) -> OutputManifest:
     """Score the validated working partition with the model behind ``alias``.
 
     Output and manifest go to ``scored/<dataset>/dt=<day>/``; the manifest is written last.
@@ -699,30 +699,22 @@ def score(
                 check="model_accepts_input",
                 files=[in_key],
             ) from exc
-        manifest = ScoringManifest(
+        columns = [schema.id_column, schema.timestamp_column, *schema.passthrough]
+        manifest = OutputManifest(
             dataset=schema.name,
             day=day.isoformat(),
-            input_key=in_key,
-            input_sha256=file_sha256(src),
             output_key=out_key,
             output_sha256=file_sha256(out_path),
             rows_in=rows_in,
             rows_out=rows_out,
+            inputs={in_key: file_sha256(src)},
             model_name=ref.name,
             model_version=ref.version,
             model_rule=ref.rule,
-            columns=[
-                schema.id_column,
-                schema.timestamp_column,
-                *schema.passthrough,
-                "score",
-                "model_version",
-            ],
-            unseen_categories=unseen,
+            columns=[*columns, "score", "model_version"],
+            details={"unseen_categories": unseen},
         )
-        replace_output(storage, schema, day, out_prefix, [out_key], manifest.output_sha256, zone)
-        storage.upload_file(out_path, out_key)
-    storage.write_bytes(out_prefix + lake.MANIFEST, registry.dumps(manifest.to_dict()).encode())
+        outputs.publish(storage, schema, day, zone, out_path, manifest)
     return manifest
 
 
@@ -731,36 +723,6 @@ def _refusal_folder(zone: str, ref: registry.ModelRef, validated: ExtractResult)
     refused the same way rewrites the same bytes."""
     data_version = validated.version or validated.data_sha256[:16]
     return f"{zone}__model-v{ref.version}__data-{data_version}"
-
-
-def replace_output(
-    storage: Storage,
-    schema: DatasetSchema,
-    day: dt.date,
-    prefix: str,
-    keys: list[str],
-    new_sha256: str,
-    zone: str,
-) -> str | None:
-    """Before an output is overwritten with different bytes (a newer validated input or
-    another model), copy the current one and its manifest to the archive zone."""
-    manifest_key = prefix + lake.MANIFEST
-    if not storage.exists(manifest_key):
-        return None
-    old = json.loads(storage.read_bytes(manifest_key))
-    if old.get("output_sha256") == new_sha256:
-        return None
-    names = [k[len(prefix) :] for k in keys] + [lake.MANIFEST]
-    where = delivery.archive_current(storage, zone, schema.name, day, prefix, names)
-    log.warning(
-        "%s dt=%s: output %s replaced (model version %s -> new bytes); previous kept at %s",
-        schema.name,
-        day,
-        prefix,
-        old.get("model_version"),
-        where,
-    )
-    return where
 
 
 def _unseen_at_scoring(

@@ -177,4 +177,4 @@ def test_als_trains_logs_its_name_and_scores_through_the_pipeline(tmp_path):
         history_days=2,
     )
     assert manifest.model_version == ref["version"]
-    assert manifest.users_model >= len(model.user_ids)
+    assert manifest["users_model"] >= len(model.user_ids)

@@ -109,10 +109,10 @@ def test_top_k_for_every_user_excludes_seen_and_reruns_identically(trained):
         settings.mlflow_tracking_uri, registry.require(settings.mlflow_tracking_uri, MODEL)
     )
     assert manifest.rows_out == len(out)
-    assert out["user_id"].nunique() == manifest.users
+    assert out["user_id"].nunique() == manifest["users"]
     # Users the model was trained on are scored by it, active in the 2 days or not.
-    assert manifest.users_model >= len(model.user_ids)
-    assert manifest.users_model + manifest.users_popularity == manifest.users
+    assert manifest["users_model"] >= len(model.user_ids)
+    assert manifest["users_model"] + manifest["users_popularity"] == manifest["users"]
     # Seen items (training interactions and the 2-day history) are never recommended.
     history = pd.concat(
         pd.read_parquet(storage.root / lake.working_data_key(SCHEMA.name, d))
@@ -131,7 +131,7 @@ def test_top_k_for_every_user_excludes_seen_and_reruns_identically(trained):
     assert (out.groupby("user_id")["score"].diff().dropna() <= 1e-6).all()
     # Users without any history on the model's items are marked and get the same items.
     fallback = out[out["source"] == "popularity"]
-    assert fallback["user_id"].nunique() == manifest.users_popularity
+    assert fallback["user_id"].nunique() == manifest["users_popularity"]
     assert fallback.groupby("user_id")["item_id"].apply(tuple).nunique() <= 1
     assert set(out["model_version"]) == {manifest.model_version}
     again = rec_steps.score(

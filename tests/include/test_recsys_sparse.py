@@ -136,8 +136,8 @@ def test_known_users_get_model_recommendations_that_exclude_training_items(train
     # Every user the model knows is scored by the model, recent activity or not.
     known = out[out["user_id"].isin(model.user_ids)]
     assert set(known["source"]) == {"model"}
-    assert manifest.users_popularity == 0
-    assert manifest.users_model == manifest.users
+    assert manifest["users_popularity"] == 0
+    assert manifest["users_model"] == manifest["users"]
     assert out.groupby("user_id").size().eq(10).all()
 
 
@@ -201,8 +201,8 @@ def test_only_users_without_any_known_history_fall_back_to_popularity(trained):
     new = source.index.str.startswith("new")
     assert (source[new] == {"popularity"}).all() and new.sum() == 20
     assert (source[~new] == {"model"}).all()
-    assert manifest.users_popularity == 20
-    assert manifest.users_model == manifest.users - 20
+    assert manifest["users_popularity"] == 20
+    assert manifest["users_model"] == manifest["users"] - 20
     fallback = out[out["user_id"].str.startswith("new")]
     assert fallback.groupby("user_id")["item_id"].apply(tuple).nunique() == 1
     late = day_frame[day_frame["user_id"].str.startswith("late")]

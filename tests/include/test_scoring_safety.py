@@ -84,7 +84,7 @@ def test_unseen_categories_are_counted_and_a_replaced_output_is_archived(champio
     with caplog.at_level("WARNING", logger="mlops_core.steps"):
         first = steps.score(storage, SCHEMA, DAY, settings=settings, model_name=MODEL)
     unseen = {"device": {"count": 10, "values": ["smart_watch"]}}
-    assert first.unseen_categories == unseen
+    assert first.details["unseen_categories"] == unseen
     manifest_key = lake.scored_prefix(SCHEMA.name, DAY) + lake.MANIFEST
     assert json.loads(storage.read_bytes(manifest_key))["unseen_categories"] == unseen
     assert "'device': 10 unexpected" in caplog.text and "smart_watch" in caplog.text
@@ -104,7 +104,8 @@ def test_unseen_categories_are_counted_and_a_replaced_output_is_archived(champio
     current = json.loads(storage.read_bytes(manifest_key))
     assert current["output_sha256"] == second.output_sha256
     assert hashlib.sha256(storage.read_bytes(out_key)).hexdigest() == second.output_sha256
-    assert current["input_sha256"] == delivery.current(storage, SCHEMA, DAY).data_sha256
+    in_key = lake.working_data_key(SCHEMA.name, DAY)
+    assert current["inputs"] == {in_key: delivery.current(storage, SCHEMA, DAY).data_sha256}
     # Rescoring the same input rewrites identical bytes and archives nothing new.
     before = storage.list("archive/")
     steps.score(storage, SCHEMA, DAY, settings=settings, model_name=MODEL)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 
-from mlops_core import lake, registry
+from mlops_core import lake, outputs, registry
 from mlops_core.config import Settings
 from mlops_core.errors import InputMissingError, TrainingError
 from mlops_core.evaluate import GateVerdict
+from mlops_core.outputs import OutputManifest
 from mlops_core.provenance import log_training_dataset
 from mlops_core.recsys.data import generate_interactions
 from mlops_core.recsys.evaluate import (
@@ -192,12 +193,11 @@ def train(
         eval_dir.mkdir()
         history[["user_id", "item_id", "rating"]].to_parquet(eval_dir / "history.parquet")
         holdout[["user_id", "item_id"]].to_parquet(eval_dir / "holdout.parquet")
-        run_id, model_uri = log_recommender_run(
+        run_id, model_uri = registry.log_training_run(
             tracking_uri=settings.mlflow_tracking_uri,
             experiment_id=experiment_id,
             run_name=f"{schema.name}-{day.isoformat()}",
-            model_dir=model_dir,
-            example_users=model.user_ids[:5],
+            model=pyfunc_topk_model(model_dir, model.user_ids[:5]),
             params={
                 **params.to_dict(),
                 "users": len(model.user_ids),
@@ -209,7 +209,7 @@ def train(
             },
             metrics=metrics,
             tags=tags,
-            eval_dir=eval_dir,
+            artifacts={"evaluation": eval_dir},
         )
     _log_evaluation(settings.mlflow_tracking_uri, run_id, model, data, params.k)
     log_training_dataset(
@@ -244,25 +244,14 @@ def _log_evaluation(uri: str, run_id: str, model: FactorModel, data: EvalSet, k:
     log_ranking_evaluation(uri, run_id, curves)
 
 
-def log_recommender_run(
-    *,
-    tracking_uri: str,
-    experiment_id: str,
-    run_name: str,
-    model_dir: Path,
-    example_users: list[str],
-    params: dict[str, Any],
-    metrics: dict[str, float],
-    tags: dict[str, str],
-    eval_dir: Path,
-) -> tuple[str, str]:
-    """Log the pyfunc top-K model (factors and id maps as artifacts) and evaluation data."""
+def pyfunc_topk_model(model_dir: Path, example_users: list[str]) -> Callable[[Path, Any], None]:
+    """A saver for :func:`registry.log_training_run`: the top-K pyfunc (models from code;
+    factors and id maps as artifacts, nothing pickled), its signature from ``example_users``."""
     import mlflow.pyfunc
     from mlflow.models import infer_signature
 
     from mlops_core.recsys import pyfunc_model
 
-    mlc = registry.client(tracking_uri)
     example = pd.DataFrame({"user_id": example_users})
     output = recommend_known(FactorModel.load(model_dir), example_users, 10)
     signature = infer_signature(example, output, params={"k": 10})
@@ -271,18 +260,13 @@ def log_recommender_run(
         mlflow.pyfunc.save_model(
             str(path),
             mlflow_model=mlflow_model,
-            # Models from code: the class is loaded from this file, nothing is pickled.
             python_model=pyfunc_model.__file__,
             artifacts={"model_dir": str(model_dir)},
             signature=signature,
             input_example=example,
         )
 
-    with registry.open_run(mlc, experiment_id, run_name, tags) as run_id:
-        registry.log_values(mlc, run_id, params=params, metrics=metrics)
-        model_uri = registry.log_model(mlc, run_id, save)
-        mlc.log_artifacts(run_id, str(eval_dir), artifact_path="evaluation")
-    return run_id, model_uri
+    return save
 
 
 def load_factor_model(tracking_uri: str, ref: registry.ModelRef) -> FactorModel:
@@ -314,28 +298,6 @@ def gate(
     return record_gate_verdict(settings, challenger, champion, verdict)
 
 
-@dataclass(frozen=True)
-class RecommendationManifest:
-    dataset: str
-    day: str
-    output_key: str
-    output_sha256: str
-    k: int
-    users: int
-    users_model: int
-    users_popularity: int
-    rows_out: int
-    history_days: list[str]
-    history_sha256: dict[str, str]
-    model_name: str
-    model_version: str
-    model_rule: str
-    columns: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 OUTPUT_SCHEMA = pa.schema(
     [
         ("user_id", pa.string()),
@@ -361,7 +323,7 @@ def score(
     history_days: int = 28,
     users_per_chunk: int = 50_000,
     zone: str = lake.SCORED,
-) -> RecommendationManifest:
+) -> OutputManifest:
     """Top-K unseen items for every user, written to ``scored/<dataset>/dt=<day>/``.
 
     Users: everyone the model was trained on plus everyone with interactions in the
@@ -372,7 +334,7 @@ def score(
     Written chunk by chunk to a temp file, uploaded, manifest last; the same inputs and
     model give the same bytes.
     """
-    from mlops_core.steps import replace_output, select_model
+    from mlops_core.steps import select_model
 
     prefix = lake.working_prefix(schema.name, day)
     if not storage.exists(prefix + lake.VALIDATED_MARKER):
@@ -385,6 +347,7 @@ def score(
     history, partitions = load_window(storage, schema, day, history_days)
     users = pd.Index(np.union1d(np.asarray(model.user_ids, dtype=str), history["user_id"].unique()))
     recent = interaction_matrix(history, users, model.item_index)
+    rows_in = len(history)
     del history
     trained = model.training_rows(users)
     # Vectors fold in both; a pair in both counts once (the windows overlap by design).
@@ -411,37 +374,30 @@ def score(
                 )
                 rows_out += table.num_rows
                 writer.write_table(table)
-        manifest = RecommendationManifest(
+        manifest = OutputManifest(
             dataset=schema.name,
             day=day.isoformat(),
             output_key=out_key,
             output_sha256=sha256_file(path),
-            k=k,
-            users=len(users),
-            users_model=int(has_history.sum()),
-            users_popularity=int((~has_history).sum()),
+            rows_in=rows_in,
             rows_out=rows_out,
-            history_days=sorted(partitions),
-            history_sha256=partitions,
+            inputs={
+                lake.working_data_key(schema.name, lake.parse_day(d)): h
+                for d, h in sorted(partitions.items())
+            },
             model_name=ref.name,
             model_version=ref.version,
             model_rule=ref.rule,
             columns=OUTPUT_SCHEMA.names,
+            details={
+                "k": k,
+                "users": len(users),
+                "users_model": int(has_history.sum()),
+                "users_popularity": int((~has_history).sum()),
+                "history_days": sorted(partitions),
+            },
         )
-        replace_output(
-            storage,
-            schema,
-            day,
-            lake.scored_prefix(schema.name, day, zone),
-            [out_key],
-            manifest.output_sha256,
-            zone,
-        )
-        storage.upload_file(path, out_key)
-    storage.write_bytes(
-        lake.scored_prefix(schema.name, day, zone) + lake.MANIFEST,
-        registry.dumps(manifest.to_dict()).encode(),
-    )
+        outputs.publish(storage, schema, day, zone, path, manifest)
     return manifest
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from mlops_core.config import Settings
     from mlops_core.evaluate import GateVerdict
+    from mlops_core.outputs import OutputManifest
     from mlops_core.spec import UseCaseSpec
     from mlops_core.storage import Storage
 
@@ -112,10 +113,15 @@ class TaskType(ABC):
         model: ModelChoice,
         params: Any,
         zone: str,
-    ) -> Any:
-        """Score the day's validated partition; output and manifest (written last) under
-        ``<zone>/<dataset>/dt=<day>/``. Returns the manifest (``to_dict()`` for XCom)."""
+    ) -> OutputManifest:
+        """Score the day's validated partition; output and manifest (written last, by
+        :func:`mlops_core.outputs.publish`) under ``<zone>/<dataset>/dt=<day>/``."""
 
-    @abstractmethod
-    def describe_scoring(self, manifest: Any) -> str:
-        """One log line for on-call: what was written where, with which model."""
+    def describe_scoring(self, manifest: OutputManifest) -> str:
+        """One log line for on-call: what was written where, with which model (task types
+        put their own counts in front)."""
+        return (
+            f"{manifest.rows_out} rows from {manifest.rows_in} input rows in "
+            f"{manifest.output_key} with {manifest.model_name} v{manifest.model_version} "
+            f"({manifest.model_rule})"
+        )

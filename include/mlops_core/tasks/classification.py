@@ -4,10 +4,13 @@ split, gated on PR-AUC and recall at a false-positive-rate target, scored row by
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlops_core.knobs import HYPERPARAMETERS, ClassificationScoreParams, GateThresholds, TrainParams
 from mlops_core.tasks.base import ModelChoice, TaskType
+
+if TYPE_CHECKING:
+    from mlops_core.outputs import OutputManifest
 
 
 class BinaryClassification(TaskType):
@@ -86,8 +89,5 @@ class BinaryClassification(TaskType):
             zone=zone,
         )
 
-    def describe_scoring(self, manifest) -> str:
-        return (
-            f"Scored {manifest.rows_out} rows of {manifest.day} into {manifest.output_key} "
-            f"with {manifest.model_name} v{manifest.model_version} ({manifest.model_rule})"
-        )
+    def describe_scoring(self, manifest: OutputManifest) -> str:
+        return f"Scored {manifest.day}: " + super().describe_scoring(manifest)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlops_core.errors import InputMissingError
 from mlops_core.knobs import (
@@ -15,6 +15,9 @@ from mlops_core.knobs import (
     RecTrainParams,
 )
 from mlops_core.tasks.base import ModelChoice, TaskType
+
+if TYPE_CHECKING:
+    from mlops_core.outputs import OutputManifest
 
 
 class ImplicitRanking(TaskType):
@@ -128,10 +131,10 @@ class ImplicitRanking(TaskType):
             zone=zone,
         )
 
-    def describe_scoring(self, manifest) -> str:
+    def describe_scoring(self, manifest: OutputManifest) -> str:
+        d = manifest.details
         return (
-            f"Top-{manifest.k} for {manifest.users} users of {manifest.day} "
-            f"({manifest.users_model} from the model, {manifest.users_popularity} popularity "
-            f"fallback): {manifest.rows_out} rows in {manifest.output_key} with "
-            f"{manifest.model_name} v{manifest.model_version} ({manifest.model_rule})"
+            f"Top-{d['k']} for {d['users']} users of {manifest.day} ({d['users_model']} from "
+            f"the model, {d['users_popularity']} popularity fallback): "
+            + super().describe_scoring(manifest)
         )
