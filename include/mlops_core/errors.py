@@ -83,6 +83,13 @@ class GateRejectedError(PipelineError):
     runbook = "gate-rejected"
 
 
+class SelfEvaluationError(PipelineError):
+    """The gate would score the champion on rows it was trained on: its training cutoff is not
+    before the challenger's evaluation window. Deterministic, so not retried."""
+
+    runbook = "self-evaluation"
+
+
 class RegistryError(PipelineError):
     runbook = "registry"
     retryable = True

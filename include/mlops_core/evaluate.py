@@ -1,15 +1,18 @@
-"""Evaluation gate: absolute thresholds plus challenger-vs-champion on the same holdout."""
+"""Evaluation gate on evidence: floors, baselines and challenger-vs-champion judged with paired
+bootstrap intervals on the same holdout, with the counts behind them."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-from mlops_core.knobs import GateThresholds  # noqa: F401 - re-exported
+from mlops_core import evidence
+from mlops_core.knobs import GateThresholds
 
 PROMOTE, REJECT = "promote", "reject"
 # Too few cases were evaluated to decide either way; like a rejection, nothing is promoted.
@@ -42,6 +45,8 @@ class GateVerdict:
     # Baselines the decision also used, by name (e.g. popularity's metrics for a recommender);
     # rendered as their own tables in the markdown verdict.
     context: dict[str, Any] = field(default_factory=dict)
+    # Counts, bootstrap intervals and comparisons behind the decision (decide_on_evidence).
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -74,69 +79,201 @@ class GateVerdict:
             f"Challenger version {self.challenger_version}, champion version "
             f"{self.champion_version or 'none'}.\n\nThresholds: {thresholds}\n\n"
             + "\n".join(rows)
+            + self._evidence_markdown()
             + f"\n\n## Reasons\n{reasons}\n"
             + baselines
         )
 
+    def _evidence_markdown(self) -> str:
+        ev = self.evidence
+        if not ev.get("intervals"):
+            return ""
+        models = list(ev["intervals"])
+        metrics = list(ev["intervals"][models[0]])
+        head = "| metric | " + " | ".join(models) + " |\n|---|" + "---|" * len(models)
+        body = "\n".join(
+            f"| {m} | "
+            + " | ".join(
+                "{estimate:.4f} [{low:.4f}, {high:.4f}]".format(**ev["intervals"][n][m])
+                for n in models
+            )
+            + " |"
+            for m in metrics
+        )
+        return (
+            f"\n\n## Evidence\n{ev['count']} {ev['unit']}"
+            + (f" in {ev['rows']} rows" if "rows" in ev else "")
+            + f" (the gate needs >= {ev['need']}); {ev['n_boot']} paired bootstrap resamples; "
+            f"{ev['per_test_confidence']:.1%} intervals per metric "
+            f"({ev['confidence']:.0%} family-wise).\n\n{head}\n{body}"
+        )
 
-def champion_regression(
-    challenger: dict[str, float],
-    champion: dict[str, float],
+
+@dataclass(frozen=True)
+class EvidenceRules:
+    """How a gate decides on a paired bootstrap (the fields both task types' gate settings
+    share): ``comparison`` ``non_inferiority`` promotes unless the challenger is shown worse
+    than the champion by more than ``relative_margin`` (a share of the champion's value);
+    ``superiority`` promotes only when the challenger is shown better on the first gated
+    metric. ``confidence`` is family-wise (Bonferroni over the gated metrics); with fewer
+    than ``need`` units (positives, users) or when the sample could not reveal a relative drop
+    of ``max_detectable_drop`` with 80% power, the verdict is ``insufficient``."""
+
+    comparison: str
+    relative_margin: float
+    confidence: float
+    max_detectable_drop: float
+    need: int
+    unit: str
+
+
+def decide_on_evidence(
+    bootstrap: Callable[[], evidence.PairedSamples],
     metrics: tuple[str, ...],
-    tolerance: float,
-) -> tuple[bool, list[str]]:
-    """Whether no metric falls more than ``tolerance`` below the champion's, with one reason
-    per metric (same holdout for both)."""
-    ok, reasons = True, []
+    rules: EvidenceRules,
+    *,
+    count: int,
+    floors: dict[str, float],
+    baselines: dict[str, float],
+    champion: bool,
+) -> tuple[str, list[str], dict[str, Any]]:
+    """The gate's decision, its reasons and the evidence behind them.
+
+    ``bootstrap()`` gives the samples (drawn only once there is enough data) of the model
+    ``challenger``, optionally ``champion`` and any baseline in ``baselines`` (name -> the
+    relative lift the challenger must not be shown to miss). Floors and lifts reject only on
+    evidence (the interval lies wholly below); the champion comparison follows
+    ``rules.comparison``.
+    """
+    level = evidence.bonferroni(rules.confidence, len(metrics))
+    reasons: list[str] = []
+    record: dict[str, Any] = {
+        "unit": rules.unit,
+        "count": count,
+        "need": rules.need,
+        "confidence": rules.confidence,
+        "per_test_confidence": level,
+        "comparisons": [],
+    }
+    if count < rules.need:
+        reasons.append(
+            f"not enough {rules.unit}: {count} of {rules.need} needed ({rules.need - count} "
+            "more) in the evaluation data; too little evidence to decide, the champion is kept. "
+            "Pool more matured days (a longer training window or holdout)"
+        )
+        return INSUFFICIENT, reasons, record
+    samples = bootstrap()
+    record["n_boot"] = samples.n_boot
+    record["intervals"] = {
+        model: {m: samples.interval(model, m, level).to_dict() for m in metrics}
+        for model in samples.estimates
+    }
+    rejected = False
     for metric in metrics:
-        drop = champion[metric] - challenger[metric]
-        if drop > tolerance:
-            ok = False
-            reasons.append(
-                f"{metric} {challenger[metric]:.4f} is {drop:.4f} below the champion's "
-                f"{champion[metric]:.4f} (tolerance {tolerance})"
+        own = samples.interval("challenger", metric, level)
+        floor = floors.get(metric)
+        if floor is not None:
+            if own.high < floor:
+                rejected = True
+                reasons.append(f"{metric} {own.describe()} is below the floor {floor}")
+            else:
+                note = "" if own.estimate >= floor else " (point estimate below it: within noise)"
+                reasons.append(f"{metric} {own.describe()} meets the floor {floor}{note}")
+        for name, lift in baselines.items():
+            gap = evidence.interval(
+                samples.estimates["challenger"][metric]
+                - (1 + lift) * samples.estimates[name][metric],
+                samples.samples["challenger"][metric] - (1 + lift) * samples.samples[name][metric],
+                level,
             )
-        else:
+            short = gap.high < 0
+            rejected = rejected or short
+            shown = "is shown short of" if short else "is not shown short of"
             reasons.append(
-                f"{metric} {challenger[metric]:.4f} vs champion {champion[metric]:.4f}: "
-                f"within tolerance {tolerance}"
+                f"{metric} {own.describe()} {shown} {name} "
+                f"{samples.interval(name, metric, level).describe()} plus the required "
+                f"{lift:.0%} (gap {gap.estimate:+.4f} [{gap.low:+.4f}, {gap.high:+.4f}])"
             )
-    return ok, reasons
+    if not champion:
+        reasons.append("no champion yet: floors and baselines decide")
+        return (REJECT if rejected else PROMOTE), reasons, record
+    weakest = 0.0
+    for i, metric in enumerate(metrics):
+        result = evidence.compare(
+            samples,
+            metric,
+            challenger="challenger",
+            reference="champion",
+            relative_margin=rules.relative_margin,
+            confidence=level,
+        )
+        record["comparisons"].append(result.to_dict())
+        reasons.append(result.describe("champion"))
+        if result.outcome == evidence.INFERIOR:
+            rejected = True
+        if i == 0 and rules.comparison == "superiority" and result.outcome != evidence.SUPERIOR:
+            rejected = True
+            reasons.append(f"superiority required: {metric} is not shown better than the champion")
+        if result.reference.estimate > 0:
+            weakest = max(weakest, result.detectable_drop / result.reference.estimate)
+    if not rejected and weakest > rules.max_detectable_drop:
+        more = int(np.ceil(count * (weakest / rules.max_detectable_drop) ** 2)) - count
+        reasons.append(
+            f"not enough evidence: with {count} {rules.unit} the gate only detects a relative "
+            f"drop of {weakest:.0%} (80% power), the policy needs {rules.max_detectable_drop:.0%}; "
+            f"about {more} more {rules.unit} are needed. The champion is kept"
+        )
+        return INSUFFICIENT, reasons, record
+    return (REJECT if rejected else PROMOTE), reasons, record
+
+
+GATED_CLASSIFICATION = ("pr_auc", "recall_at_fpr")
 
 
 def evaluate_gate(
-    challenger: dict[str, float],
-    champion: dict[str, float] | None,
+    y: np.ndarray,
+    challenger: np.ndarray,
+    champion: np.ndarray | None,
     thresholds: GateThresholds,
 ) -> GateVerdict:
-    """Decide whether the challenger may replace the champion.
-
-    Both metric dicts must come from the same holdout. With no champion the absolute
-    thresholds alone decide.
-    """
-    reasons: list[str] = []
-    ok = True
-    for metric, floor in (
-        ("pr_auc", thresholds.min_pr_auc),
-        ("recall_at_fpr", thresholds.min_recall_at_fpr),
-    ):
-        value = challenger[metric]
-        if value < floor:
-            ok = False
-            reasons.append(f"{metric} {value:.4f} is below the floor {floor}")
-        else:
-            reasons.append(f"{metric} {value:.4f} meets the floor {floor}")
-    if champion is None:
-        reasons.append("no champion yet: absolute thresholds decide")
-    else:
-        kept, why = champion_regression(
-            challenger, champion, ("pr_auc", "recall_at_fpr"), thresholds.max_regression
-        )
-        ok, reasons = ok and kept, reasons + why
+    """Decide whether the challenger may replace the champion, from both models' scores on
+    the same holdout rows (``y`` its labels): paired, label-stratified bootstrap of PR-AUC and
+    recall at the FPR target. With no champion the floors alone decide."""
+    y = np.asarray(y).astype(int)
+    scores = {"challenger": challenger, **({"champion": champion} if champion is not None else {})}
+    rules = EvidenceRules(
+        comparison=thresholds.comparison,
+        relative_margin=thresholds.relative_margin,
+        confidence=thresholds.confidence,
+        max_detectable_drop=thresholds.max_detectable_drop,
+        need=thresholds.min_positives,
+        unit="positives",
+    )
+    decision, reasons, record = decide_on_evidence(
+        lambda: evidence.paired_classification(
+            y,
+            scores,
+            fpr_target=thresholds.fpr_target,
+            n_boot=thresholds.n_boot,
+            seed=thresholds.bootstrap_seed,
+        ),
+        GATED_CLASSIFICATION,
+        rules,
+        count=int(y.sum()),
+        floors={"pr_auc": thresholds.min_pr_auc, "recall_at_fpr": thresholds.min_recall_at_fpr},
+        baselines={},
+        champion=champion is not None,
+    )
+    record["rows"] = len(y)
     return GateVerdict(
-        decision=PROMOTE if ok else REJECT,
+        decision=decision,
         reasons=reasons,
-        challenger=challenger,
-        champion=champion,
+        challenger=classification_metrics(y, challenger, thresholds.fpr_target),
+        champion=(
+            classification_metrics(y, champion, thresholds.fpr_target)
+            if champion is not None
+            else None
+        ),
         thresholds=asdict(thresholds),
+        evidence=record,
     )

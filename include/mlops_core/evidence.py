@@ -38,7 +38,7 @@ class Interval:
     def describe(self, digits: int = 4) -> str:
         return (
             f"{self.estimate:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}] "
-            f"({self.confidence:.0%} CI)"
+            f"({self.confidence:.1%} CI)"
         )
 
 

@@ -58,14 +58,50 @@ class TrainParams:
         return dict(self.__dict__)
 
 
+COMPARISONS = ("non_inferiority", "superiority")
+
+
+def _check_evidence_settings(owner: str, values: dict[str, Any]) -> None:
+    """The shared gate-evidence fields: a typed error naming the setting."""
+    problems = []
+    if values["comparison"] not in COMPARISONS:
+        problems.append(f"comparison {values['comparison']!r}: choose one of {COMPARISONS}")
+    if not 0.5 <= values["confidence"] < 1:
+        problems.append(f"confidence {values['confidence']}: needs 0.5 <= confidence < 1")
+    if values["n_boot"] < 2_000:
+        problems.append(f"n_boot {values['n_boot']}: a gate needs >= 2000 resamples")
+    if values["relative_margin"] < 0 or values["max_detectable_drop"] <= 0:
+        problems.append("relative_margin must be >= 0 and max_detectable_drop > 0")
+    if problems:
+        raise TrainingError(f"{owner}: " + "; ".join(problems))
+
+
 @dataclass(frozen=True)
 class GateThresholds:
-    """Absolute floors and the largest drop against the champion that is tolerated."""
+    """The classification gate, judged on a paired, label-stratified bootstrap of the holdout.
+
+    Floors (``min_pr_auc``, ``min_recall_at_fpr``) reject when the challenger's interval lies
+    wholly below them. Against the champion, ``comparison`` ``non_inferiority`` rejects when
+    the challenger is shown worse by more than ``relative_margin`` of the champion's value;
+    ``superiority`` promotes only when it is shown better on PR-AUC. ``confidence`` is
+    family-wise over the two metrics. With fewer than ``min_positives`` positives in the
+    holdout, or when the holdout could not reveal a relative drop of ``max_detectable_drop``
+    (80% power), the verdict is ``insufficient`` and the champion is kept.
+    """
 
     min_pr_auc: float = 0.20
     min_recall_at_fpr: float = 0.30
     fpr_target: float = 0.01
-    max_regression: float = 0.01
+    comparison: str = "non_inferiority"
+    relative_margin: float = 0.05
+    confidence: float = 0.95
+    n_boot: int = 2_000
+    min_positives: int = 30
+    max_detectable_drop: float = 0.5
+    bootstrap_seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_evidence_settings("gate", asdict(self))
 
 
 @dataclass(frozen=True)
@@ -125,15 +161,28 @@ class RecTrainParams:
 
 @dataclass(frozen=True)
 class RecGateThresholds:
-    """The challenger must beat popularity by a relative margin on recall@K and NDCG@K, and
-    may not fall more than ``max_regression`` (absolute) below the champion on either. With
-    fewer than ``min_users_evaluated`` evaluated users the verdict is ``insufficient``."""
+    """The ranking gate, judged on a paired bootstrap over evaluated users.
+
+    The challenger is rejected when shown short of popularity plus ``min_lift_over_popularity``
+    (relative) on recall@K or NDCG@K, or (``non_inferiority``) shown worse than the champion
+    by more than ``relative_margin`` of its value; ``superiority`` promotes only when shown
+    better on recall@K. With fewer than ``min_users_evaluated`` evaluated users, or a sample
+    that could not reveal a relative drop of ``max_detectable_drop``, the verdict is
+    ``insufficient``."""
 
     k: int = 10
     min_lift_over_popularity: float = 0.10
-    max_regression: float = 0.01
     min_coverage: float = 0.0
     min_users_evaluated: int = 50
+    comparison: str = "non_inferiority"
+    relative_margin: float = 0.05
+    confidence: float = 0.95
+    n_boot: int = 2_000
+    max_detectable_drop: float = 0.5
+    bootstrap_seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_evidence_settings("gate", asdict(self))
 
 
 @dataclass(frozen=True)

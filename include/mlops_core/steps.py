@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlops_core import delivery, lake, ledger, outputs, registry
@@ -27,12 +28,12 @@ from mlops_core.errors import (
     RegistryConflictError,
     RegistryError,
     ScoringInputError,
+    SelfEvaluationError,
 )
 from mlops_core.evaluate import (
     REJECT,
     GateThresholds,
     GateVerdict,
-    classification_metrics,
     evaluate_gate,
 )
 from mlops_core.extract import ExtractResult, list_landing
@@ -366,13 +367,14 @@ def gate(
         holdout = pd.read_parquet(next(holdout_dir.rglob("*.parquet")))
     y = schema.target(holdout[schema.label_column])
     inputs = holdout[schema.model_input_columns]
+    if champion is not None:
+        ensure_not_self_evaluation(uri, champion, challenger)
 
-    def metrics_of(ref: registry.ModelRef) -> dict[str, float]:
-        model = registry.load_model(uri, ref)
-        return classification_metrics(y, model.predict_proba(inputs)[:, 1], thresholds.fpr_target)
+    def scores_of(ref: registry.ModelRef) -> np.ndarray:
+        return registry.load_model(uri, ref).predict_proba(inputs)[:, 1]
 
     verdict = evaluate_gate(
-        metrics_of(challenger), metrics_of(champion) if champion else None, thresholds
+        y, scores_of(challenger), scores_of(champion) if champion else None, thresholds
     )
     run_metrics = registry.client(uri).get_run(challenger.run_id).data.metrics
     baseline = {
@@ -386,6 +388,43 @@ def gate(
             f"{baseline.get('recall_at_fpr', float('nan')):.4f}"
         )
     return record_gate_verdict(settings, challenger, champion, verdict)
+
+
+def ensure_not_self_evaluation(
+    uri: str, champion: registry.ModelRef, challenger: registry.ModelRef
+) -> None:
+    """Refuse to judge ``champion`` on the challenger's holdout when that holdout starts
+    before the champion's training cutoff: the champion's training rows may be among it, and
+    it would look far better than it is. Both runs log their ``cutoff`` (the first holdout
+    timestamp: training rows are all before it).
+
+    Raises:
+        SelfEvaluationError: the champion's cutoff is after the challenger's.
+    """
+    mlc = registry.client(uri)
+    cutoffs = {}
+    for role, ref in (("champion", champion), ("challenger", challenger)):
+        value = mlc.get_run(ref.run_id).data.params.get("cutoff")
+        if value is None:
+            log.warning(
+                "%s v%s records no training cutoff; cannot check that the gate's evaluation "
+                "window is after the champion's training data",
+                role,
+                ref.version,
+            )
+            return
+        stamp = pd.Timestamp(value)
+        cutoffs[role] = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    if cutoffs["champion"] > cutoffs["challenger"]:
+        raise SelfEvaluationError(
+            f"champion {champion.name} v{champion.version} was trained on rows up to "
+            f"{cutoffs['champion']} but the challenger v{challenger.version}'s evaluation "
+            f"window starts at {cutoffs['challenger']}: the gate would score the champion on "
+            "its own training rows. Train for a day after the champion's cutoff, or roll the "
+            "champion back first if the older model is wanted; nothing was promoted "
+            "(runbook: #self-evaluation)",
+            check="champion_cutoff_before_evaluation",
+        )
 
 
 def gate_candidates(

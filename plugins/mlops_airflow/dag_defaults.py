@@ -74,10 +74,22 @@ The training window has too few positive labels or no label column. Widen `windo
 check label delivery for the recent partitions.
 
 ### gate-rejected
-The challenger missed a threshold or regressed against the champion. The verdict (JSON and
-Markdown) is under `<MLOPS_DATA_ROOT>/reports/gates/<model>/v<version>/` and in the MLflow run's
-`gate/` artifacts. The champion is unchanged. Investigate the data/features; do not lower
-thresholds to force a promotion without review.
+The challenger was shown (by a paired bootstrap interval, not a point estimate) to miss a floor
+or a baseline's lift, or to be worse than the champion by more than the spec's
+`relative_margin`; or the verdict is `insufficient`: too few positives / evaluated users, or a
+holdout too small to reveal the drop the policy cares about (the verdict says how many more are
+needed). The verdict (JSON and Markdown, with intervals and counts) is under
+`<MLOPS_DATA_ROOT>/reports/gates/<model>/v<version>/` and in the MLflow run's `gate/` artifacts.
+The champion is unchanged. For `insufficient`, pool more matured days (longer `window_days`
+or holdout); otherwise investigate the data/features. Do not loosen the gate to force a
+promotion without review.
+
+### self-evaluation
+The champion's training cutoff is not before the challenger's evaluation window: the gate
+would score the champion on rows it was trained on (typically a training run for a day older
+than the champion's, via the `day` Param or a re-landed old day). Nothing was promoted and the
+champion is unchanged; the task is not retried. Train for a day after the champion's cutoff
+(in the error), or roll back the champion first if the older model is what you want.
 
 ### registry / no-champion
 MLflow is unreachable, or no version has alias `champion` yet (run the training DAG first).

@@ -31,6 +31,7 @@ RUNBOOK_SECTIONS = [
     "data-validation-failed",
     "training-failed",
     "gate-rejected",
+    "self-evaluation",
     "no-champion",
     "registry-conflict",
     "storage-unavailable",

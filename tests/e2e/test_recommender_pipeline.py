@@ -103,7 +103,7 @@ def test_recommender_dags_local_lake(tmp_path: Path) -> None:
         conf={"day": day.isoformat(), "min_lift_over_popularity": 9.0},
     )
     assert rc != 0
-    assert "does not beat popularity" in Path(log).read_text()
+    assert "is shown short of popularity" in Path(log).read_text()
     assert _champion(env) == "1"
     verdict = json.loads(
         (tmp_path / "reports" / "gates" / "recommender_model" / "v2" / "verdict.json").read_text()

@@ -14,7 +14,12 @@ from mlops_core.config import Settings
 from mlops_core.errors import GateRejectedError
 from mlops_core.evaluate import INSUFFICIENT, PROMOTE, REJECT
 from mlops_core.recsys import steps as rec_steps
-from mlops_core.recsys.evaluate import RecGateThresholds, evaluate_rec_gate, ranking_metrics
+from mlops_core.recsys.evaluate import (
+    EvalSet,
+    RecGateThresholds,
+    evaluate_rec_gate,
+    ranking_metrics,
+)
 from mlops_core.recsys.model import RecTrainParams
 from mlops_core.schema import load_schema
 from mlops_core.storage import LocalStorage
@@ -36,31 +41,65 @@ def test_ranking_metrics_by_hand():
     assert m["users_evaluated"] == 2
 
 
-def _m(recall, ndcg, coverage=0.5, users=500):
-    return {
-        "recall_at_k": recall,
-        "ndcg_at_k": ndcg,
-        "coverage": coverage,
-        "users_evaluated": users,
-    }
+def _gate_data(users: int = 400, seed: int = 0):
+    """Each user has one relevant (held-out) item among 40; lists of 10 hit it or not."""
+    rng = np.random.default_rng(seed)
+    ids = pd.Index([f"u{i:04d}" for i in range(users)])
+    relevant = {u: {f"i{rng.integers(40):02d}"} for u in ids}
+    history = pd.DataFrame(
+        {"user_id": list(ids), "item_id": ["h"] * users, "rating": np.ones(users)}
+    )
+    data = EvalSet(ids, history, relevant, catalogue=41)
+    return rng, data
+
+
+def _lists(rng, data, hit_rate: float) -> list[list[str]]:
+    """Top-10 lists that contain the user's relevant item (at a random rank) with
+    probability ``hit_rate``; fillers never hit."""
+    out = []
+    for user in data.users:
+        (target,) = data.relevant[user]
+        fill = [f"f{j}" for j in range(10)]
+        if rng.random() < hit_rate:
+            fill[rng.integers(10)] = target
+        out.append(fill)
+    return out
 
 
 @pytest.mark.parametrize(
     ("challenger", "champion", "decision", "needle"),
     [
-        (_m(0.20, 0.18), None, PROMOTE, "no champion yet"),
-        (_m(0.105, 0.18), None, REJECT, "recall_at_k 0.1050 does not beat popularity"),
-        (_m(0.20, 0.18), _m(0.25, 0.18), REJECT, "0.0500 below the champion's"),
-        (_m(0.20, 0.18), _m(0.205, 0.185), PROMOTE, "within tolerance"),
-        (_m(0.20, 0.18, users=10), None, INSUFFICIENT, "not enough evaluated users: 10 of 50"),
+        (0.40, None, PROMOTE, "no champion yet"),
+        (0.105, None, REJECT, "is shown short of popularity"),
+        (0.30, 0.60, REJECT, "inferior"),
+        (0.40, 0.40, PROMOTE, "non-inferior"),
     ],
 )
 def test_gate_decisions(challenger, champion, decision, needle):
-    popularity = _m(0.10, 0.09, coverage=0.02)
-    verdict = evaluate_rec_gate(challenger, popularity, champion, RecGateThresholds())
-    assert verdict.decision == decision
+    rng, data = _gate_data()
+    model = _lists(rng, data, challenger)
+    popularity = _lists(rng, data, 0.20)
+    # The same lists for an equal champion: paired, so the difference is exactly zero.
+    champ = (
+        None
+        if champion is None
+        else model
+        if champion == challenger
+        else _lists(rng, data, champion)
+    )
+    verdict = evaluate_rec_gate(data, model, popularity, champ, RecGateThresholds())
+    assert verdict.decision == decision, verdict.reasons
     assert any(needle in r for r in verdict.reasons), verdict.reasons
-    assert verdict.context["popularity"] == popularity
+    assert verdict.context["popularity"]["users_evaluated"] == len(data.users)
+    assert verdict.evidence["unit"] == "evaluated users" and verdict.evidence["n_boot"] == 2_000
+
+
+def test_gate_with_too_few_users_is_insufficient():
+    rng, data = _gate_data(users=10)
+    lists = _lists(rng, data, 0.5)
+    verdict = evaluate_rec_gate(data, lists, _lists(rng, data, 0.1), None, RecGateThresholds())
+    assert verdict.decision == INSUFFICIENT
+    assert verdict.reasons[0].startswith("not enough evaluated users: 10 of 50 needed")
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +205,7 @@ def test_weaker_challenger_is_rejected_and_champion_kept(trained):
         rec_steps.gate(
             settings, MODEL, new["version"], RecGateThresholds(min_lift_over_popularity=0.0)
         )
-    assert "below the champion's" in str(info.value)
+    assert "inferior" in str(info.value) and "against a margin of" in str(info.value)
     assert f"The champion ({ref['version']}) is unchanged" in str(info.value)
     with pytest.raises(GateRejectedError, match="no passing gate verdict"):
         steps.promote(

@@ -28,6 +28,7 @@ from mlops_core.errors import (
     NoChampionError,
     RegistryConflictError,
     RegistryError,
+    SelfEvaluationError,
 )
 from mlops_core.evaluate import GateThresholds
 from mlops_core.schema import load_schema
@@ -38,6 +39,8 @@ from mlops_core.train import TrainParams
 SCHEMA = load_schema("fraud")
 END = dt.date(2026, 11, 6)
 AT = dt.datetime(2026, 11, 7, tzinfo=dt.UTC)
+# The test lake is small (~28 holdout positives): the evidence floor is lowered to match.
+GATE = GateThresholds(min_pr_auc=0.1, min_recall_at_fpr=0.1, min_positives=20)
 MODEL = "fraud_model_test"
 
 
@@ -78,7 +81,7 @@ def champion(world, model_name) -> str:
     AT before the test starts."""
     settings, storage, trained = world
     ref = steps.register(settings, model_name, trained["model_uri"], trained["run_id"])
-    thresholds = GateThresholds(min_pr_auc=0.1, min_recall_at_fpr=0.1)
+    thresholds = GATE
     steps.gate(settings, SCHEMA, model_name, ref["version"], thresholds)
     record = steps.promote(settings, storage, model_name, ref["version"], actor="tester", at=AT)
     assert record["promoted"]
@@ -117,9 +120,7 @@ def test_register_gate_promote_then_reject(world, model_name) -> None:
 
     with pytest.raises(GateRejectedError):
         steps.promote(settings, storage, model_name, "1", actor="t", at=AT)  # no verdict yet
-    verdict = steps.gate(
-        settings, SCHEMA, model_name, "1", GateThresholds(min_pr_auc=0.1, min_recall_at_fpr=0.1)
-    )
+    verdict = steps.gate(settings, SCHEMA, model_name, "1", GATE)
     assert verdict.passed and verdict.champion is None
     record = steps.promote(settings, storage, model_name, "1", actor="tester", at=AT)
     assert record["promoted"] is True and record["previous_version"] is None
@@ -134,7 +135,7 @@ def test_register_gate_promote_then_reject(world, model_name) -> None:
     # A second version of the same run, gated against the champion with an impossible floor.
     v2 = registry.create_version(uri, model_name, trained["model_uri"], trained["run_id"])
     with pytest.raises(GateRejectedError, match="champion \\(1\\) is unchanged"):
-        steps.gate(settings, SCHEMA, model_name, v2, GateThresholds(min_pr_auc=0.99))
+        steps.gate(settings, SCHEMA, model_name, v2, dataclasses.replace(GATE, min_pr_auc=0.99))
     assert registry.require(uri, model_name).version == "1"
     rejected = registry.client(uri).get_model_version(model_name, v2)
     assert rejected.tags["gate_decision"] == "reject"
@@ -198,7 +199,14 @@ def _gated_version(settings, trained, model_name, thresholds=None) -> str:
         SCHEMA,
         model_name,
         version,
-        thresholds or GateThresholds(min_pr_auc=0.05, min_recall_at_fpr=0.05, max_regression=1.0),
+        thresholds
+        or GateThresholds(
+            min_pr_auc=0.05,
+            min_recall_at_fpr=0.05,
+            relative_margin=1.0,
+            min_positives=1,
+            max_detectable_drop=100.0,
+        ),
     )
     return version
 
@@ -449,3 +457,25 @@ def test_tampered_artifact_is_refused_and_champion_untouched(
     with pytest.raises(RegistryError):
         steps.score(storage, SCHEMA, END, settings=settings, model_name=model_name)
     assert registry.require(uri, model_name).version == ref.version == champion
+
+
+def test_gate_refuses_to_judge_the_champion_on_its_own_training_rows(
+    world, model_name, champion
+) -> None:
+    """A training run for an older day: its holdout lies inside the champion's training
+    window. The old gate scored the champion on those rows (PR-AUC 0.999)."""
+    settings, storage, _ = world
+    older = steps.train(
+        storage,
+        SCHEMA,
+        END - dt.timedelta(days=2),
+        settings=settings,
+        params=TrainParams(window_days=3),
+        experiment="t",
+    )
+    ref = steps.register(settings, model_name, older["model_uri"], older["run_id"])
+    with pytest.raises(SelfEvaluationError, match="its own training rows") as info:
+        steps.gate(settings, SCHEMA, model_name, ref["version"], GATE)
+    assert info.value.check == "champion_cutoff_before_evaluation" and not info.value.retryable
+    assert "#self-evaluation" in str(info.value)
+    assert registry.require(settings.mlflow_tracking_uri, model_name).version == champion

@@ -16,7 +16,13 @@ from mlops_core.train import TrainParams
 
 SCHEMA = load_schema("fraud")
 MODEL = "fraud_shadow_test"
-LOOSE = GateThresholds(min_pr_auc=0.0, min_recall_at_fpr=0.0, max_regression=1.0)
+LOOSE = GateThresholds(
+    min_pr_auc=0.0,
+    min_recall_at_fpr=0.0,
+    relative_margin=1.0,
+    min_positives=1,
+    max_detectable_drop=100.0,
+)
 
 
 def test_shadow_scoring_and_evidence_based_promotion(tmp_path) -> None:

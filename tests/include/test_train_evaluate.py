@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlops_core.errors import TrainingError
 from mlops_core.evaluate import (
+    INSUFFICIENT,
     PROMOTE,
     REJECT,
     GateThresholds,
@@ -65,61 +67,107 @@ def test_classification_metrics_by_hand() -> None:
     assert metrics["roc_auc"] == pytest.approx(7 / 8)
 
 
-T = GateThresholds(min_pr_auc=0.2, min_recall_at_fpr=0.3, max_regression=0.01)
+T = GateThresholds(min_pr_auc=0.2, min_recall_at_fpr=0.3)
 
 
-@pytest.mark.parametrize(
-    ("challenger", "champion", "decision", "reason"),
-    [
-        ({"pr_auc": 0.4, "recall_at_fpr": 0.5}, None, PROMOTE, "no champion yet"),
-        (
-            {"pr_auc": 0.1, "recall_at_fpr": 0.5},
-            None,
-            REJECT,
-            "pr_auc 0.1000 is below the floor 0.2",
-        ),
-        (
-            {"pr_auc": 0.4, "recall_at_fpr": 0.2},
-            None,
-            REJECT,
-            "recall_at_fpr 0.2000 is below the floor 0.3",
-        ),
-        (
-            {"pr_auc": 0.40, "recall_at_fpr": 0.5},
-            {"pr_auc": 0.45, "recall_at_fpr": 0.5},
-            REJECT,
-            "below the champion",
-        ),
-        (
-            {"pr_auc": 0.445, "recall_at_fpr": 0.5},
-            {"pr_auc": 0.45, "recall_at_fpr": 0.5},
-            PROMOTE,
-            "within tolerance",
-        ),
-        (
-            {"pr_auc": 0.50, "recall_at_fpr": 0.6},
-            {"pr_auc": 0.45, "recall_at_fpr": 0.5},
-            PROMOTE,
-            "within tolerance",
-        ),
-    ],
-)
-def test_gate_decisions(challenger, champion, decision, reason) -> None:
-    verdict = evaluate_gate(challenger, champion, T)
-    assert verdict.decision == decision
-    assert any(reason in r for r in verdict.reasons), verdict.reasons
+def _scored(n: int = 6_000, rate: float = 0.04, seed: int = 0):
+    """A holdout and a champion that separates it well (PR-AUC ~0.6)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < rate).astype(int)
+    champion = rng.normal(0, 1, n) + 2.6 * y
+    return rng, y, champion
+
+
+def test_identical_challenger_is_promoted_with_intervals_and_counts() -> None:
+    _, y, champion = _scored()
+    verdict = evaluate_gate(y, champion.copy(), champion, T)
+    assert verdict.decision == PROMOTE, verdict.reasons
+    ev = verdict.evidence
+    assert ev["count"] == int(y.sum()) and ev["rows"] == len(y) and ev["n_boot"] == 2_000
+    assert ev["per_test_confidence"] == pytest.approx(0.975)  # two metrics share the 5%
+    low, high = (
+        ev["intervals"]["challenger"]["pr_auc"]["low"],
+        ev["intervals"]["challenger"]["pr_auc"]["high"],
+    )
+    assert low < verdict.challenger["pr_auc"] < high
+    assert [c["outcome"] for c in ev["comparisons"]] == ["non_inferior", "non_inferior"]
+
+
+def test_clearly_worse_challenger_is_rejected_as_inferior() -> None:
+    rng, y, champion = _scored()
+    worse = champion + rng.normal(0, 2.5, len(y))  # much noisier ranking
+    verdict = evaluate_gate(y, worse, champion, T)
+    assert verdict.decision == REJECT
+    assert any("inferior" in r and "margin" in r for r in verdict.reasons), verdict.reasons
+
+
+def test_slightly_lower_point_estimate_is_not_a_rejection() -> None:
+    """The old gate rejected any drop over 0.01 in the point estimate: noise."""
+    rng, y, champion = _scored()
+    challenger = champion + rng.normal(0, 0.15, len(y))
+    verdict = evaluate_gate(y, challenger, champion, T)
+    drop = verdict.champion["pr_auc"] - verdict.challenger["pr_auc"]
+    assert drop > 0.01  # the old rule (absolute max_regression 0.01) rejected this
+    assert verdict.decision == PROMOTE, verdict.reasons
+    assert verdict.evidence["comparisons"][0]["difference"]["low"] < -drop
+
+
+def test_floor_rejects_only_when_the_interval_is_below_it() -> None:
+    rng, y, _ = _scored()
+    random_scores = rng.random(len(y))
+    verdict = evaluate_gate(y, random_scores, None, T)
+    assert verdict.decision == REJECT
+    assert any("is below the floor 0.2" in r for r in verdict.reasons), verdict.reasons
+    assert any("no champion yet" in r for r in verdict.reasons)
+
+
+def test_too_few_positives_is_insufficient_evidence_not_a_decision() -> None:
+    rng = np.random.default_rng(3)
+    y = np.r_[np.ones(12), np.zeros(2_000)].astype(int)
+    scores = rng.normal(0, 1, len(y)) + 3 * y
+    verdict = evaluate_gate(y, scores, scores.copy(), T)
+    assert verdict.decision == INSUFFICIENT and not verdict.passed
+    assert verdict.reasons[0].startswith("not enough positives: 12 of 30 needed (18 more)")
+
+
+def test_small_holdout_cannot_reveal_the_drop_the_policy_needs() -> None:
+    rng = np.random.default_rng(4)
+    y = np.r_[np.ones(40), np.zeros(4_000)].astype(int)
+    champion = rng.normal(0, 1, len(y)) + 1.5 * y
+    challenger = champion + rng.normal(0, 0.3, len(y))
+    loose = {"min_pr_auc": 0.0, "min_recall_at_fpr": 0.0}
+    strict = evaluate_gate(y, challenger, champion, GateThresholds(**loose))
+    assert strict.decision == INSUFFICIENT
+    assert "with 40 positives the gate only detects a relative drop of" in strict.reasons[-1]
+    assert "more positives are needed" in strict.reasons[-1]
+    lenient = GateThresholds(**loose, max_detectable_drop=0.9)
+    assert evaluate_gate(y, challenger, champion, lenient).decision == PROMOTE
+
+
+def test_superiority_needs_the_challenger_shown_better() -> None:
+    _, y, champion = _scored()
+    superior = GateThresholds(min_pr_auc=0.2, min_recall_at_fpr=0.3, comparison="superiority")
+    assert evaluate_gate(y, champion.copy(), champion, superior).decision == REJECT
+    better = champion + 3.0 * y  # every positive ranked higher
+    assert evaluate_gate(y, better, champion, superior).decision == PROMOTE
+
+
+def test_gate_settings_are_checked() -> None:
+    with pytest.raises(TrainingError, match="n_boot 100"):
+        GateThresholds(n_boot=100)
+    with pytest.raises(TrainingError, match="comparison 'better'"):
+        GateThresholds(comparison="better")
 
 
 def test_verdict_serialises() -> None:
-    verdict = evaluate_gate(
-        {"pr_auc": 0.1, "recall_at_fpr": 0.5}, {"pr_auc": 0.4, "recall_at_fpr": 0.5}, T
-    )
+    rng, y, champion = _scored()
+    verdict = evaluate_gate(y, rng.random(len(y)), champion, T)
     verdict.challenger_version, verdict.champion_version = "3", "2"
     data = json.loads(verdict.to_json())
     assert data["decision"] == REJECT and data["thresholds"]["min_pr_auc"] == 0.2
+    assert data["evidence"]["intervals"]["champion"]["pr_auc"]["high"] <= 1.0
     md = verdict.to_markdown()
-    assert (
-        "Evaluation gate: REJECT" in md
-        and "champion version 2" in md
-        and "| pr_auc | 0.1000 | 0.4000 |" in md
-    )
+    assert "Evaluation gate: REJECT" in md and "champion version 2" in md
+    assert "## Evidence" in md and f"{int(y.sum())} positives in {len(y)} rows" in md
+    ci = data["evidence"]["intervals"]["challenger"]["pr_auc"]
+    assert f"| pr_auc | {ci['estimate']:.4f} [{ci['low']:.4f}, {ci['high']:.4f}] |" in md

@@ -52,7 +52,7 @@ def trained(cluster: AirflowCluster) -> dict:
     run_id = cluster.trigger(
         "fraud_training",
         "2026-11-07T00:00:00Z",
-        conf={"day": "2026-11-07", "window_days": 7, "min_pr_auc": 0.15, "max_regression": 0.02},
+        conf={"day": "2026-11-07", "window_days": 7, "min_pr_auc": 0.15, "relative_margin": 0.5},
     )
     state = cluster.wait_run("fraud_training", run_id, timeout=900)
     assert state == "success", cluster.task_states("fraud_training", run_id)

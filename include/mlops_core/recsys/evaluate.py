@@ -16,13 +16,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from mlops_core.evaluate import (
-    INSUFFICIENT,
-    PROMOTE,
-    REJECT,
-    GateVerdict,
-    champion_regression,
-)
+from mlops_core.evaluate import INSUFFICIENT, REJECT, EvidenceRules, GateVerdict, decide_on_evidence
+from mlops_core.evidence import paired_means
 from mlops_core.knobs import RecGateThresholds  # noqa: F401 - re-exported
 from mlops_core.recsys.model import FactorModel, interaction_matrix, popularity_topk
 from mlops_core.recsys.topk import topk
@@ -74,6 +69,21 @@ def choose_holdout(
     return best
 
 
+def per_user_metrics(
+    users: pd.Index, recommended: list[list[str]], relevant: dict[str, set[str]], k: int
+) -> dict[str, np.ndarray]:
+    """recall@K (hits / min(K, |relevant|)) and NDCG@K (binary gains) of each user, in the
+    order of ``users``: the units the gate resamples."""
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    recall, ndcg = np.zeros(len(users)), np.zeros(len(users))
+    for i, (user, items) in enumerate(zip(users, recommended, strict=True)):
+        rel = relevant[user]
+        hits = np.array([item in rel for item in items[:k]], dtype=float)
+        recall[i] = hits.sum() / min(k, len(rel))
+        ndcg[i] = float((hits * discounts[: len(hits)]).sum() / discounts[: min(k, len(rel))].sum())
+    return {"recall_at_k": recall, "ndcg_at_k": ndcg}
+
+
 def ranking_metrics(
     users: pd.Index,
     recommended: list[list[str]],
@@ -81,21 +91,13 @@ def ranking_metrics(
     k: int,
     catalogue: int,
 ) -> dict[str, float]:
-    """recall@K (hits / min(K, |relevant|)), NDCG@K (binary gains), catalogue coverage."""
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    recall, ndcg, shown = [], [], set()
-    for user, items in zip(users, recommended, strict=True):
-        rel = relevant[user]
-        items = items[:k]
-        shown.update(items)
-        hits = np.array([item in rel for item in items], dtype=float)
-        recall.append(hits.sum() / min(k, len(rel)))
-        ideal = discounts[: min(k, len(rel))].sum()
-        ndcg.append(float((hits * discounts[: len(hits)]).sum() / ideal))
-    n = len(recall)
+    """Mean recall@K and NDCG@K over the users, and catalogue coverage of their lists."""
+    per_user = per_user_metrics(users, recommended, relevant, k)
+    shown = {item for items in recommended for item in items[:k]}
+    n = len(users)
     return {
-        "recall_at_k": float(np.mean(recall)) if n else 0.0,
-        "ndcg_at_k": float(np.mean(ndcg)) if n else 0.0,
+        "recall_at_k": float(per_user["recall_at_k"].mean()) if n else 0.0,
+        "ndcg_at_k": float(per_user["ndcg_at_k"].mean()) if n else 0.0,
         "coverage": len(shown) / catalogue if catalogue else 0.0,
         "users_evaluated": float(n),
     }
@@ -107,75 +109,89 @@ def _lists(idx: np.ndarray, item_ids: list[str]) -> list[list[str]]:
 
 
 def evaluate_model(model: FactorModel, data: EvalSet, k: int) -> dict[str, float]:
-    history = interaction_matrix(data.history, data.users, model.item_index)
-    idx, _ = topk(model.fold_in(history), model.item_factors, history, k)
     return ranking_metrics(
-        data.users, _lists(idx, model.item_ids), data.relevant, k, data.catalogue
+        data.users, recommended_lists(model, data, k), data.relevant, k, data.catalogue
     )
 
 
 def recommended_lists(model: FactorModel, data: EvalSet, k: int) -> list[list[str]]:
-    """The model's top-``k`` unseen items for each evaluated user (for curves over K)."""
+    """The model's top-``k`` unseen items for each evaluated user."""
     history = interaction_matrix(data.history, data.users, model.item_index)
     idx, _ = topk(model.fold_in(history), model.item_factors, history, k)
     return _lists(idx, model.item_ids)
 
 
-def evaluate_popularity(data: EvalSet, k: int) -> dict[str, float]:
+def popularity_lists(data: EvalSet, k: int) -> list[list[str]]:
+    """The ``k`` items most users interacted with in the history, unseen by each user: the
+    same popularity (distinct users per item) that serving falls back to."""
     items = pd.Index(np.sort(data.history["item_id"].unique()))
-    counts = data.history.groupby("item_id").size().reindex(items).to_numpy(np.float32)
+    users_per_item = (
+        data.history.groupby("item_id")["user_id"].nunique().reindex(items).to_numpy(np.float32)
+    )
     history = interaction_matrix(data.history, data.users, items)
-    idx, _ = popularity_topk(counts, history, k)
-    return ranking_metrics(data.users, _lists(idx, list(items)), data.relevant, k, data.catalogue)
+    idx, _ = popularity_topk(users_per_item, history, k)
+    return _lists(idx, list(items))
+
+
+def evaluate_popularity(data: EvalSet, k: int) -> dict[str, float]:
+    return ranking_metrics(data.users, popularity_lists(data, k), data.relevant, k, data.catalogue)
 
 
 GATED = ("recall_at_k", "ndcg_at_k")
 
 
 def evaluate_rec_gate(
-    challenger: dict[str, float],
-    popularity: dict[str, float],
-    champion: dict[str, float] | None,
+    data: EvalSet,
+    challenger: list[list[str]],
+    popularity: list[list[str]],
+    champion: list[list[str]] | None,
     thresholds: RecGateThresholds,
 ) -> GateVerdict:
-    reasons: list[str] = []
-    ok = True
-    n = int(challenger.get("users_evaluated", 0))
-    need = thresholds.min_users_evaluated
-    short = n < need
-    if short:
-        reasons.append(
-            f"not enough evaluated users: {n} of {need} needed ({need - n} more users with "
-            "history before the holdout and new items in it are missing); too little evidence "
-            "to decide, the champion is kept. Land more days, or allow a longer holdout "
-            "(max_holdout_days)"
-        )
-    for metric in GATED:
-        need = popularity[metric] * (1 + thresholds.min_lift_over_popularity)
-        value = challenger[metric]
-        verdict = "beats" if value >= need else "does not beat"
-        ok = ok and value >= need
-        reasons.append(
-            f"{metric} {value:.4f} {verdict} popularity {popularity[metric]:.4f} by the "
-            f"required {thresholds.min_lift_over_popularity:.0%} (needs {need:.4f})"
-        )
-    if challenger["coverage"] < thresholds.min_coverage:
-        ok = False
-        reasons.append(
-            f"coverage {challenger['coverage']:.4f} is below the floor {thresholds.min_coverage}"
-        )
-    if champion is None:
-        reasons.append("no champion yet: popularity margin and floors decide")
-    else:
-        kept, why = champion_regression(challenger, champion, GATED, thresholds.max_regression)
-        ok, reasons = ok and kept, reasons + why
+    """The ranking gate on the evaluated users' top-K lists (same users, same order, for each
+    model): paired bootstrap over users of recall@K and NDCG@K against popularity plus the
+    required lift and against the champion; coverage (a property of the whole catalogue, not
+    a per-user mean) against its floor."""
+    k = thresholds.k
+    lists = {"challenger": challenger, "popularity": popularity}
+    if champion is not None:
+        lists["champion"] = champion
+    summary = {
+        name: ranking_metrics(data.users, recs, data.relevant, k, data.catalogue)
+        for name, recs in lists.items()
+    }
+    rules = EvidenceRules(
+        comparison=thresholds.comparison,
+        relative_margin=thresholds.relative_margin,
+        confidence=thresholds.confidence,
+        max_detectable_drop=thresholds.max_detectable_drop,
+        need=thresholds.min_users_evaluated,
+        unit="evaluated users",
+    )
+    decision, reasons, record = decide_on_evidence(
+        lambda: paired_means(
+            {n: per_user_metrics(data.users, r, data.relevant, k) for n, r in lists.items()},
+            n_boot=thresholds.n_boot,
+            seed=thresholds.bootstrap_seed,
+        ),
+        GATED,
+        rules,
+        count=len(data.users),
+        floors={},
+        baselines={"popularity": thresholds.min_lift_over_popularity},
+        champion=champion is not None,
+    )
+    coverage = summary["challenger"]["coverage"]
+    if decision != INSUFFICIENT and coverage < thresholds.min_coverage:
+        decision = REJECT
+        reasons.append(f"coverage {coverage:.4f} is below the floor {thresholds.min_coverage}")
     return GateVerdict(
-        decision=INSUFFICIENT if short else PROMOTE if ok else REJECT,
+        decision=decision,
         reasons=reasons,
-        challenger=challenger,
-        champion=champion,
+        challenger=summary["challenger"],
+        champion=summary.get("champion"),
         thresholds=asdict(thresholds),
-        context={"popularity": popularity},
+        context={"popularity": summary["popularity"]},
+        evidence=record,
     )
 
 

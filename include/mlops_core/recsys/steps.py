@@ -30,6 +30,8 @@ from mlops_core.recsys.evaluate import (
     evaluate_model,
     evaluate_popularity,
     evaluate_rec_gate,
+    popularity_lists,
+    recommended_lists,
 )
 from mlops_core.recsys.model import (
     FactorModel,
@@ -279,7 +281,7 @@ def gate(
     settings: Settings, model_name: str, version: str, thresholds: RecGateThresholds
 ) -> GateVerdict:
     """Challenger vs popularity vs champion on the challenger's holdout; raise on rejection."""
-    from mlops_core.steps import gate_candidates, record_gate_verdict
+    from mlops_core.steps import ensure_not_self_evaluation, gate_candidates, record_gate_verdict
 
     uri = settings.mlflow_tracking_uri
     challenger, champion = gate_candidates(uri, model_name, version)
@@ -289,10 +291,13 @@ def gate(
         holdout = pd.read_parquet(folder / "holdout.parquet")
     data = EvalSet.build(history, holdout)
     k = thresholds.k
+    if champion is not None:
+        ensure_not_self_evaluation(uri, champion, challenger)
     verdict = evaluate_rec_gate(
-        evaluate_model(load_factor_model(uri, challenger), data, k),
-        evaluate_popularity(data, k),
-        evaluate_model(load_factor_model(uri, champion), data, k) if champion else None,
+        data,
+        recommended_lists(load_factor_model(uri, challenger), data, k),
+        popularity_lists(data, k),
+        recommended_lists(load_factor_model(uri, champion), data, k) if champion else None,
         thresholds,
     )
     return record_gate_verdict(settings, challenger, champion, verdict)

@@ -24,6 +24,38 @@ if TYPE_CHECKING:
     from mlops_core.storage import Storage
 
 
+# Trigger-form help for the gate-evidence settings both task types share (knobs.py).
+EVIDENCE_PARAM_HELP: dict[str, dict[str, Any]] = {
+    "comparison": {
+        "enum": ["non_inferiority", "superiority"],
+        "description": "Gate vs champion: non_inferiority rejects a challenger shown worse by "
+        "more than relative_margin; superiority promotes only one shown better.",
+    },
+    "relative_margin": {
+        "minimum": 0,
+        "maximum": 1,
+        "description": "Gate: tolerated drop vs the champion, as a share of its value.",
+    },
+    "confidence": {
+        "minimum": 0.5,
+        "maximum": 0.999,
+        "description": "Gate: family-wise confidence of the bootstrap intervals.",
+    },
+    "n_boot": {
+        "minimum": 2_000,
+        "maximum": 100_000,
+        "description": "Gate: paired bootstrap resamples.",
+    },
+    "max_detectable_drop": {
+        "exclusiveMinimum": 0,
+        "maximum": 1,
+        "description": "Gate: insufficient evidence when the holdout cannot reveal a relative "
+        "drop this large (80% power).",
+    },
+    "bootstrap_seed": {"description": "Gate: seed of the bootstrap (reruns decide alike)."},
+}
+
+
 @dataclass(frozen=True)
 class ModelChoice:
     """Which registered version scores: ``alias`` (``champion``, ``challenger``), or the

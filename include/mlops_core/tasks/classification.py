@@ -7,7 +7,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlops_core.knobs import HYPERPARAMETERS, ClassificationScoreParams, GateThresholds, TrainParams
-from mlops_core.tasks.base import ModelChoice, TaskType
+from mlops_core.tasks.base import EVIDENCE_PARAM_HELP, ModelChoice, TaskType
 
 if TYPE_CHECKING:
     from mlops_core.outputs import OutputManifest
@@ -38,11 +38,11 @@ class BinaryClassification(TaskType):
             "maximum": 0.5,
             "description": "False-positive rate at which recall is measured.",
         },
-        "max_regression": {
-            "minimum": 0,
-            "maximum": 1,
-            "description": "Gate: largest tolerated drop vs the champion.",
+        "min_positives": {
+            "minimum": 1,
+            "description": "Gate: holdout positives needed to decide (fewer: insufficient).",
         },
+        **EVIDENCE_PARAM_HELP,
         "batch_rows": {
             "minimum": 1_000,
             "maximum": 5_000_000,

@@ -14,7 +14,7 @@ from mlops_core.knobs import (
     RecGateThresholds,
     RecTrainParams,
 )
-from mlops_core.tasks.base import ModelChoice, TaskType
+from mlops_core.tasks.base import EVIDENCE_PARAM_HELP, ModelChoice, TaskType
 
 if TYPE_CHECKING:
     from mlops_core.outputs import OutputManifest
@@ -58,11 +58,7 @@ class ImplicitRanking(TaskType):
             "maximum": 10,
             "description": "Gate: relative margin over the popularity baseline.",
         },
-        "max_regression": {
-            "minimum": 0,
-            "maximum": 1,
-            "description": "Gate: largest tolerated drop vs the champion (recall@K, NDCG@K).",
-        },
+        **EVIDENCE_PARAM_HELP,
         "min_coverage": {"minimum": 0, "maximum": 1, "description": "Gate: coverage floor."},
         "history_days": {
             "minimum": 1,
