@@ -132,7 +132,8 @@ def compare_performance(
     """Judge ``current`` against ``baseline`` (the same model version on other rows).
 
     Per metric, the one-sided upper bound (at ``perf.confidence``) of the relative change
-    decides: below ``-alert_drop`` alerts, below ``-warn_drop`` warns. With fewer than
+    decides: below ``-alert_drop`` alerts (when the other metric's bound is below zero too),
+    below ``-warn_drop`` warns. With fewer than
     ``perf.min_positives`` positives on either side nothing is judged (level ok, said so).
     """
     counts = dict(
@@ -178,6 +179,12 @@ def compare_performance(
             MetricChange(metric, point_cur[metric], base, float(change), low, high, level)
         )
     level = worst([c.level for c in changes])
+    # Two metrics are two chances for noise: an alert needs the other metric to have dropped
+    # too (its upper bound below zero), else it is a warning. Measured on 30 stationary fraud
+    # days, one PR-AUC outlier (-52%, recall's bound +5%) alerted without this.
+    uncorroborated = level == ALERT and not all(c.ci_high < 0 for c in changes)
+    if uncorroborated:
+        level = WARN
     detail = "; ".join(
         f"{c.metric} {c.current:.3f} vs baseline {c.baseline:.3f} ({c.relative_change:+.0%}, "
         f"one-sided {perf.confidence:.0%} bounds [{c.ci_low:+.0%}, {c.ci_high:+.0%}])"
@@ -188,6 +195,11 @@ def compare_performance(
         WARN: f"drop beyond {perf.warn_drop:.0%} is real",
         OK: "no drop the interval supports",
     }[level]
+    if uncorroborated:
+        verdict = (
+            f"drop beyond {perf.alert_drop:.0%} on one metric, not corroborated by the other: "
+            "warning"
+        )
     return PerformanceCheck(
         level,
         f"v{model_version} on {current.rows} matured rows ({current.positives} positives) vs "

@@ -125,6 +125,25 @@ def test_noise_does_not_alert_a_real_drop_does() -> None:
     assert record["baseline_rows"] == 20_000
 
 
+def test_an_alert_on_one_metric_needs_the_other_to_drop_too() -> None:
+    """PR-AUC collapses when the positives lose the very top ranks, while recall at 1% FPR
+    can stay put: a warning, not an alert."""
+    rng = np.random.default_rng(7)
+    base = _sample(rng, 20_000, 0.01, signal=3.0)
+    y = (rng.random(20_000) < 0.01).astype(np.int64)
+    scores = y * rng.normal(3.0, 1.0, 20_000) + rng.normal(0.0, 1.0, 20_000)
+    # The negatives among the top-scored 0.5% of rows are pushed above every positive:
+    # precision at the top falls (PR-AUC), but they use only part of the 1% FPR budget, so
+    # recall at 1% FPR barely moves.
+    top = scores >= np.quantile(scores, 0.995)
+    scores[top & (y == 0)] += 5.0
+    check = compare_performance(Sample(y, scores), base, PerformanceThresholds(), 1)
+    by_metric = {c.metric: c for c in check.changes}
+    assert by_metric["pr_auc"].level == ALERT
+    assert by_metric["recall_at_fpr"].ci_high >= 0
+    assert check.level == WARN and "not corroborated" in check.reason
+
+
 def test_too_few_positives_are_not_judged() -> None:
     rng = np.random.default_rng(0)
     check = compare_performance(
