@@ -108,8 +108,9 @@ def _dag_runner(env: dict[str, str], runs: list[dict]):
 
 def retraining_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str, object]:
     """Drift from DRIFT_FROM: monitoring flags it on the first drifted day; the policy retrains
-    once labels from the drifted period have matured (the next day), the retrained model passes
-    the gate and replaces the champion; later days do not retrain again."""
+    on the second alert day (one alert day never retrains), once labels from the drifted period
+    have matured; the retrained model passes the gate and replaces the champion; later days do
+    not retrain again (cooldown)."""
     from mlops_core import ledger, registry, steps
 
     settings, storage, schema = _lake(env)

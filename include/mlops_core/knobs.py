@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mlops_core.errors import TrainingError
+from mlops_core.errors import SchemaError, TrainingError
 
 # ----------------------------------------------------------------- binary classification
 
@@ -204,28 +204,71 @@ class RankingScoreParams:
 @dataclass(frozen=True)
 class DriftThresholds:
     """PSI levels per feature; ``features`` limits drift to those columns (empty: every
-    numeric and categorical feature)."""
+    numeric and categorical feature).
+
+    A PSI must also exceed what sampling noise alone gives at the day's and the reference's
+    row counts: its ``null_quantile_warn`` / ``null_quantile_alert`` quantile under no drift
+    (``null_draws`` multinomial draws from the reference's bin shares). On small days that
+    bar is above ``psi_warn``/``psi_alert``; on large days the PSI levels decide."""
 
     psi_warn: float = 0.1
     psi_alert: float = 0.25
     ks_pvalue: float = 0.01  # a numeric feature also needs a significant KS shift to alert
     features: tuple[str, ...] = field(default_factory=tuple)
+    null_quantile_warn: float = 0.99
+    null_quantile_alert: float = 0.999
+    null_draws: int = 2_000
 
 
 @dataclass(frozen=True)
 class PerformanceThresholds:
+    """Matured-label performance of the champion's version against its own baseline (its
+    training holdout pooled with the first ``baseline_days`` matured days it scored).
+
+    ``warn_drop``/``alert_drop`` are relative drops (0.10: 10% below the baseline) of PR-AUC
+    or recall at ``fpr_target``; a level needs the one-sided ``confidence`` bound of the
+    bootstrap (``n_boot`` replicates) beyond the drop, and ``min_positives`` positives on
+    both sides. A shift of the positive rate beyond its ``prevalence_confidence`` interval
+    warns."""
+
     label_delay_days: int = 1
     window_days: int = 3  # matured partitions pooled for a stable PR-AUC
     warn_drop: float = 0.05
     alert_drop: float = 0.10
     fpr_target: float = 0.01
+    baseline_days: int = 3
+    confidence: float = 0.99  # one-sided, per metric: 0.95 alerted on ~3% of no-drop days
+    n_boot: int = 300
+    min_positives: int = 20
+    prevalence_confidence: float = 0.99
+    seed: int = 0
 
 
 @dataclass(frozen=True)
 class RetrainPolicy:
+    """When an alert becomes a retraining request.
+
+    An alert retrains only when at least ``alert_days_required`` of the last
+    ``alert_days_window`` days (today included, the same champion version) were at alert;
+    never more than ``max_retrains_per_day`` per calendar day (earlier runs of the day count);
+    not within ``cooldown_hours`` of the last retrain's time, nor on the ``cooldown_days``
+    days after it; and only when ``min_new_labelled_rows`` matured rows from the breach would
+    land in the retrain's training split (the newest ``holdout_fraction`` of its window goes
+    to the holdout first)."""
+
     cooldown_hours: float = 24.0
     min_new_labelled_rows: int = 5_000
     max_retrains_per_day: int = 1
+    cooldown_days: int = 1
+    alert_days_required: int = 2
+    alert_days_window: int = 3
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.alert_days_required <= self.alert_days_window:
+            raise SchemaError(
+                f"alert_days_required ({self.alert_days_required}) must be between 1 and "
+                f"alert_days_window ({self.alert_days_window})"
+            )
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,11 @@
-"""Model monitoring: drift against the champion's training reference, performance on matured
-labels, and the retraining decision, with a JSON + HTML report per run."""
+"""Model monitoring: drift against the champion's training reference, performance of the
+champion's version on matured labels against its own baseline, prevalence, and the
+retraining decision, with a JSON + HTML report per run.
+
+Every signal carries its sampling noise: drift bars account for the day's row count, a
+performance drop must be supported by a bootstrap interval, a prevalence shift by the
+interval of the rate difference. The decision record holds the counts and intervals.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,10 @@ import datetime as dt
 import html
 import io
 import json
-from dataclasses import asdict
+import logging
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,19 +25,73 @@ import pandas as pd
 
 from mlops_core import lake, registry
 from mlops_core.config import Settings
-from mlops_core.drift import ALERT, OK, WARN, DriftReport, DriftThresholds, drift_report, worst
+from mlops_core.drift import ALERT, OK, DriftReport, DriftThresholds, drift_report, worst
 from mlops_core.errors import InputMissingError
 from mlops_core.evaluate import classification_metrics
 from mlops_core.knobs import PerformanceThresholds  # noqa: F401 - re-exported
+from mlops_core.performance import Sample, compare_performance, prevalence_check
 from mlops_core.policy import Decision, PolicyInput, RetrainPolicy, decide
 from mlops_core.schema import DatasetSchema
 from mlops_core.storage import Storage
+
+log = logging.getLogger(__name__)
 
 REFERENCE_SAMPLE = 50_000
 
 
 def decisions_prefix(model: str) -> str:
     return f"monitoring/{model}/decisions/"
+
+
+def retrains_prefix(model: str) -> str:
+    """One create-once entry per retrain request: the daily decision record of a day is
+    rewritten by a rerun, this log is not, so budget and cooldown see every request."""
+    return f"monitoring/{model}/retrains/"
+
+
+@dataclass(frozen=True)
+class Champion:
+    """What monitoring needs of the champion: its version and model, the partitions it was
+    trained on, its training holdout (None when the run has none) and its training split."""
+
+    version: int
+    model: Any
+    reference_days: list[str]
+    trained_through: str
+    holdout: pd.DataFrame | None = None
+    window_days: int = 7
+    holdout_fraction: float = 0.2
+
+
+def load_champion(settings: Settings, model_name: str) -> Champion:
+    """The champion from the registry, with its training run's tags, params and holdout."""
+    uri = settings.mlflow_tracking_uri
+    ref = registry.require(uri, model_name)
+    mlc = registry.client(uri)
+    run = mlc.get_run(ref.run_id)
+    holdout = None
+    if [a for a in mlc.list_artifacts(ref.run_id, "holdout") if a.path.endswith(".parquet")]:
+        with tempfile.TemporaryDirectory(prefix="mlops-monitor-") as tmp:
+            folder = registry.download_run_artifact(uri, ref.run_id, "holdout", Path(tmp))
+            holdout = pd.read_parquet(next(folder.rglob("*.parquet")))
+    else:
+        log.warning(
+            "%s v%s: training run %s has no holdout artifact; its baseline is its matured "
+            "days only",
+            model_name,
+            ref.version,
+            ref.run_id,
+        )
+    params = run.data.params
+    return Champion(
+        version=int(ref.version),
+        model=registry.load_model(uri, ref),
+        reference_days=[d for d in run.data.tags.get("data_partitions", "").split(",") if d],
+        trained_through=run.data.tags.get("logical_date", ""),
+        holdout=holdout,
+        window_days=int(params.get("window_days", 7)),
+        holdout_fraction=float(params.get("holdout_fraction", 0.2)),
+    )
 
 
 def _read_working(storage: Storage, schema: DatasetSchema, day: str) -> pd.DataFrame | None:
@@ -49,45 +112,160 @@ def _read_scores(
         return pd.read_parquet(path, columns=[schema.id_column, "score", "model_version"])
 
 
-def matured_performance(
-    storage: Storage, schema: DatasetSchema, day: dt.date, perf: PerformanceThresholds
-) -> dict[str, Any] | None:
-    """PR-AUC / recall of the scores written for partitions whose labels have matured."""
-    last = day - dt.timedelta(days=perf.label_delay_days)
-    frames = []
+def _labelled_scores(
+    storage: Storage, schema: DatasetSchema, day: str, version: int
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None, int]:
+    """(labels of the day, the version's scores joined with them, rows scored by other
+    versions and left out)."""
+    labels = _read_working(storage, schema, day)
+    if labels is None or schema.label_column not in labels.columns:
+        return None, None, 0
+    scores = _read_scores(storage, schema, day)
+    if scores is None:
+        return labels, None, 0
+    own = scores[scores["model_version"] == version]
+    joined = own.merge(labels[[schema.id_column, schema.label_column]], on=schema.id_column)
+    return labels, joined, len(scores) - len(own)
+
+
+def _version_days(
+    storage: Storage, schema: DatasetSchema, version: int, after: str, until: str
+) -> list[str]:
+    """Days in (after, until] whose published scores are the version's, oldest first."""
     days = []
-    for offset in range(perf.window_days):
-        current = (last - dt.timedelta(days=offset)).isoformat()
-        labels = _read_working(storage, schema, current)
-        scores = _read_scores(storage, schema, current)
-        if labels is None or scores is None or schema.label_column not in labels.columns:
+    for key in storage.list(f"{lake.SCORED}/{schema.name}/"):
+        if not key.endswith(lake.MANIFEST) or "dt=" not in key:
             continue
-        frames.append(
-            scores.merge(labels[[schema.id_column, schema.label_column]], on=schema.id_column)
-        )
-        days.append(current)
+        part = key.split("dt=")[1].split("/")[0]
+        if after < part <= until:
+            manifest = json.loads(storage.read_bytes(key))
+            if str(manifest.get("model_version")) == str(version):
+                days.append(part)
+    return sorted(days)
+
+
+def _sample(frames: list[pd.DataFrame], schema: DatasetSchema) -> Sample:
     if not frames:
-        return None
+        return Sample(np.zeros(0, dtype=np.int64), np.zeros(0))
     joined = pd.concat(frames, ignore_index=True)
-    y = schema.target(joined[schema.label_column])
-    if y.min() == y.max():
-        return None
-    metrics = classification_metrics(y, joined["score"].to_numpy(), perf.fpr_target)
-    return {"days": sorted(days), "rows": len(joined), **metrics}
-
-
-def _performance_level(
-    current: dict | None, champion: dict[str, float], perf: PerformanceThresholds
-) -> tuple[str, str]:
-    if current is None:
-        return OK, "no matured labels yet"
-    drop = champion["pr_auc"] - current["pr_auc"]
-    level = ALERT if drop > perf.alert_drop else WARN if drop > perf.warn_drop else OK
-    return level, (
-        f"PR-AUC on matured labels {current['pr_auc']:.3f} vs champion's evaluation "
-        f"{champion['pr_auc']:.3f} (drop {drop:+.3f}; warn {perf.warn_drop}, "
-        f"alert {perf.alert_drop})"
+    return Sample(
+        np.asarray(schema.target(joined[schema.label_column]), dtype=np.int64),
+        joined["score"].to_numpy(dtype=float),
     )
+
+
+def matured_performance(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: dt.date,
+    perf: PerformanceThresholds,
+    champion: Champion,
+) -> dict[str, Any]:
+    """The champion version's performance on the matured window against its own baseline,
+    and the prevalence of the matured days.
+
+    Only scores whose ``model_version`` is the champion's count (rows scored by other
+    versions are left out and logged). The baseline is the version's training holdout,
+    scored now, pooled with the first ``perf.baseline_days`` matured days it scored outside
+    the current window.
+
+    Returns ``performance`` (point metrics of the window, or None), ``performance_check``
+    (level, reason, counts, intervals), ``prevalence`` (per-day rates with intervals and
+    the shift check) and ``level`` (the worst of the two checks).
+    """
+    last = day - dt.timedelta(days=perf.label_delay_days)
+    window = [(last - dt.timedelta(days=o)).isoformat() for o in range(perf.window_days)][::-1]
+    frames, used, per_day, dropped = [], [], [], 0
+    for current in window:
+        labels, joined, other = _labelled_scores(storage, schema, current, champion.version)
+        dropped += other
+        if labels is not None:
+            y = schema.target(labels[schema.label_column])
+            per_day.append((current, len(labels), int(np.sum(y))))
+        if joined is not None and len(joined):
+            frames.append(joined)
+            used.append(current)
+    if dropped:
+        log.warning(
+            "%s on %s: %s matured scored rows are from other model versions than v%s; left out",
+            schema.name,
+            day,
+            dropped,
+            champion.version,
+        )
+    base_frames, base_days = [], []
+    if champion.holdout is not None and len(champion.holdout):
+        holdout = champion.holdout
+        scores = champion.model.predict_proba(holdout[schema.model_input_columns])[:, 1]
+        base_frames.append(pd.DataFrame({schema.label_column: holdout[schema.label_column]}))
+        base_frames[-1]["score"] = scores
+    for candidate in _version_days(
+        storage, schema, champion.version, champion.trained_through, last.isoformat()
+    ):
+        if len(base_days) >= perf.baseline_days:
+            break
+        if candidate in window:
+            continue
+        _, joined, _ = _labelled_scores(storage, schema, candidate, champion.version)
+        if joined is not None and len(joined):
+            base_frames.append(joined)
+            base_days.append(candidate)
+    current_sample, baseline_sample = _sample(frames, schema), _sample(base_frames, schema)
+    holdout_rows = 0 if champion.holdout is None else len(champion.holdout)
+    baseline_info = {"days": base_days, "holdout_rows": holdout_rows}
+    if current_sample.rows == 0:
+        check = None
+        level, reason = OK, f"no matured labels of v{champion.version} yet"
+    elif baseline_sample.rows == 0:
+        check = None
+        level, reason = OK, f"v{champion.version} has no baseline yet (no holdout, no days)"
+        log.warning("%s on %s: %s", schema.name, day, reason)
+    else:
+        check = compare_performance(current_sample, baseline_sample, perf, champion.version)
+        level, reason = check.level, check.reason
+        if not check.changes:
+            log.warning("%s on %s: performance %s", schema.name, day, reason)
+    performance = None
+    y = current_sample.y
+    if current_sample.rows and 0 < y.sum() < len(y):
+        metrics = classification_metrics(y, current_sample.scores, perf.fpr_target)
+        performance = {
+            "days": used,
+            "rows": current_sample.rows,
+            "positives": current_sample.positives,
+            "model_version": champion.version,
+            **metrics,
+        }
+    prevalence = prevalence_check(
+        per_day, (baseline_sample.rows, baseline_sample.positives), perf.prevalence_confidence
+    )
+    if prevalence.level != OK:
+        log.warning("%s on %s: %s", schema.name, day, prevalence.reason)
+    return {
+        "performance": performance,
+        "performance_check": {
+            **(check.to_dict() if check else {"level": level, "reason": reason}),
+            "baseline": {**baseline_info, **(check.baseline if check else {})},
+            "other_version_rows_dropped": dropped,
+        },
+        "performance_level": level,
+        "performance_reason": reason,
+        "prevalence": prevalence.to_dict(),
+        "prevalence_level": prevalence.level,
+    }
+
+
+def _read_json(storage: Storage, prefix: str) -> list[dict[str, Any]]:
+    return [json.loads(storage.read_bytes(k)) for k in storage.list(prefix) if k.endswith(".json")]
+
+
+def _partition_rows(storage: Storage, schema: DatasetSchema) -> dict[str, int]:
+    rows = {}
+    for key in storage.list(f"working/{schema.name}/"):
+        if key.endswith(lake.VALIDATED_MARKER):
+            part = key.split("dt=")[1].split("/")[0]
+            rows[part] = int(json.loads(storage.read_bytes(key))["rows"])
+    return rows
 
 
 def _policy_state(
@@ -98,24 +276,34 @@ def _policy_state(
     level: str,
     trained_through: str,
     perf: PerformanceThresholds,
+    *,
+    policy: RetrainPolicy | None = None,
+    champion_version: int | str | None = None,
+    window_days: int = 7,
+    holdout_fraction: float = 0.2,
+    at: dt.datetime | None = None,
 ) -> PolicyInput:
-    """Past decisions (other days than this one, so a rerun decides the same) and the new
-    labelled data that could teach a retrained model something.
+    """Past decisions and retrain requests, and the new labelled data that could teach a
+    retrained model something.
 
-    New labelled rows are counted after the champion's training data, after the last retrain,
-    and from the first day of the ongoing breach: retraining on labels from before a drift
-    cannot learn the drift, and the newest (drifted) rows would all land in the holdout.
+    This run's own earlier output (a rerun: same day, same ``at``) is left out, so a rerun
+    decides the same; earlier runs of the same calendar day count toward the budget.
+    Persistence counts the alert days among the last ``alert_days_window`` days of the same
+    champion version. New labelled rows are counted after the champion's training data,
+    after the last retrain, and from the first day of the ongoing breach (retraining on labels
+    from before a drift cannot learn it), inside the window a retrain on ``day`` reads; the
+    newest ``holdout_fraction`` of that window goes to the holdout, unmatured days first, and
+    ``in_holdout`` says how many of the new rows it would take.
     """
-    records = {
-        r["day"]: r
-        for r in (json.loads(storage.read_bytes(k)) for k in storage.list(decisions_prefix(model)))
-        if r["day"] != day.isoformat()
-    }
-    at = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    retrains = [
-        dt.datetime.fromisoformat(r["at"]) for r in records.values() if r["decision"]["retrain"]
-    ]
-    last_retrain = max((r for r in retrains if r < at), default=None)
+    policy = policy or RetrainPolicy()
+    at = at or dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    all_records = {r["day"]: r for r in _read_json(storage, decisions_prefix(model))}
+    records = {d: r for d, r in all_records.items() if d != day.isoformat()}
+    requested = {e["at"] for e in _read_json(storage, retrains_prefix(model))}
+    requested |= {r["at"] for r in all_records.values() if r["decision"]["retrain"]}
+    # Strictly earlier: this run's own request (a rerun) does not count against it.
+    retrains = sorted(t for t in (dt.datetime.fromisoformat(a) for a in requested) if t < at)
+    last_retrain = retrains[-1] if retrains else None
     breach_start = day
     previous = records.get((day - dt.timedelta(days=1)).isoformat())
     while (
@@ -123,25 +311,147 @@ def _policy_state(
     ):
         breach_start = dt.date.fromisoformat(previous["day"])
         previous = records.get((breach_start - dt.timedelta(days=1)).isoformat())
+    alert_days = int(level == ALERT)
+    for offset in range(1, policy.alert_days_window):
+        past = records.get((day - dt.timedelta(days=offset)).isoformat())
+        same_version = champion_version is None or str(past and past.get("champion_version")) == (
+            str(champion_version)
+        )
+        alert_days += bool(past and same_version and past["decision"]["level"] == ALERT)
     since = max(
         trained_through,
         last_retrain.date().isoformat() if last_retrain else "",
         (breach_start - dt.timedelta(days=1)).isoformat() if level == ALERT else "",
     )
     matured_until = (day - dt.timedelta(days=perf.label_delay_days)).isoformat()
-    new_rows = 0
-    for key in storage.list(f"working/{schema.name}/"):
-        if key.endswith(lake.VALIDATED_MARKER):
-            part = key.split("dt=")[1].split("/")[0]
-            if since < part <= matured_until:
-                new_rows += json.loads(storage.read_bytes(key))["rows"]
+    window_start = (day - dt.timedelta(days=window_days - 1)).isoformat()
+    rows = {p: n for p, n in _partition_rows(storage, schema).items() if p <= day.isoformat()}
+    window_rows = sum(n for p, n in rows.items() if p >= window_start)
+    holdout_rows = window_rows - int(window_rows * (1 - holdout_fraction))
+    unmatured = sum(n for p, n in rows.items() if p > matured_until)
+    new_rows = sum(n for p, n in rows.items() if since < p <= matured_until and p >= window_start)
     return PolicyInput(
         level=level,
         at=at,
         last_retrain_at=last_retrain,
-        retrains_today=sum(1 for r in retrains if r.date() == day),
+        retrains_today=sum(1 for r in retrains if r.date() == at.date()),
         new_labelled_rows=new_rows,
+        alert_days=alert_days,
+        in_holdout=min(new_rows, max(0, holdout_rows - unmatured)),
+        window_rows=window_rows,
+        holdout_rows=holdout_rows,
     )
+
+
+@dataclass
+class Assessment:
+    """One day's monitoring outcome: the decision record (as stored in the lake) and what
+    the report renders."""
+
+    record: dict[str, Any]
+    drift: DriftReport
+    reference: pd.DataFrame
+    current: pd.DataFrame
+
+
+def assess(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: dt.date,
+    champion: Champion,
+    *,
+    model_name: str,
+    thresholds: DriftThresholds,
+    perf: PerformanceThresholds,
+    policy: RetrainPolicy,
+    training: Any = None,
+    at: dt.datetime | None = None,
+) -> Assessment:
+    """Drift, performance and prevalence of ``day`` and the retraining decision; writes the
+    decision record (and a retrain request entry when it retrains) to the lake.
+
+    ``training`` (the spec's train params: ``window_days``, ``holdout_fraction``) says what
+    a retrain would read; without it the champion's own training split is assumed. ``at``
+    is when the decision is taken (the run's logical time; midnight of ``day`` without it).
+    """
+    at = at or dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    parts = [_read_working(storage, schema, d) for d in champion.reference_days]
+    parts = [f for f in parts if f is not None] or [pd.DataFrame()]
+    reference = pd.concat(parts, ignore_index=True)
+    if reference.empty:
+        raise InputMissingError(
+            f"the champion's training partitions {champion.reference_days} are gone from the lake"
+        )
+    reference = reference.sample(min(len(reference), REFERENCE_SAMPLE), random_state=0)
+    current = _read_working(storage, schema, day.isoformat())
+    scores = _read_scores(storage, schema, day.isoformat())
+    if current is None or scores is None:
+        raise InputMissingError(
+            f"{schema.name} dt={day} is not validated and scored yet; run the use case's "
+            "scoring DAG for that day first"
+        )
+    watched = set(thresholds.features or schema.feature_columns)
+    numeric = [c.name for c in schema.numeric if c.name in watched]
+    report = drift_report(
+        day.isoformat(),
+        reference,
+        current,
+        numeric=numeric,
+        categorical=[c for c in schema.categorical if c in watched],
+        thresholds=thresholds,
+        reference_scores=champion.model.predict_proba(reference[schema.model_input_columns])[:, 1],
+        current_scores=scores["score"].to_numpy(),
+    )
+    matured = matured_performance(storage, schema, day, perf, champion)
+    level = worst([report.level, matured["performance_level"], matured["prevalence_level"]])
+    state = _policy_state(
+        storage,
+        schema,
+        model_name,
+        day,
+        level,
+        champion.trained_through,
+        perf,
+        policy=policy,
+        champion_version=champion.version,
+        window_days=getattr(training, "window_days", champion.window_days),
+        holdout_fraction=getattr(training, "holdout_fraction", champion.holdout_fraction),
+        at=at,
+    )
+    decision = decide(policy, state)
+    record = {
+        "day": day.isoformat(),
+        "at": state.at.isoformat(),
+        "model": model_name,
+        "champion_version": str(champion.version),
+        "drift_level": report.level,
+        **matured,
+        "drifted_features": [f.feature for f in report.drifted],
+        "policy_state": {
+            **asdict(state),
+            "rows_for_training": state.rows_for_training,
+            "at": state.at.isoformat(),
+            "last_retrain_at": state.last_retrain_at.isoformat() if state.last_retrain_at else None,
+        },
+        "decision": decision.to_dict(),
+    }
+    storage.write_bytes(
+        decisions_prefix(model_name) + f"dt={day.isoformat()}.json", registry.dumps(record).encode()
+    )
+    if decision.retrain:
+        stamp = state.at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        storage.write_bytes(
+            retrains_prefix(model_name) + f"at={stamp}.json",
+            registry.dumps(
+                {
+                    "at": state.at.isoformat(),
+                    "day": day.isoformat(),
+                    "champion_version": str(champion.version),
+                    "reason": decision.reason,
+                }
+            ).encode(),
+        )
+    return Assessment(record, report, reference, current)
 
 
 def monitor(
@@ -154,81 +464,40 @@ def monitor(
     thresholds: DriftThresholds,
     perf: PerformanceThresholds,
     policy: RetrainPolicy,
+    training: Any = None,
+    at: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Compare the day's partition with the champion's reference and decide on retraining.
 
-    Writes ``monitoring/<model>/decisions/dt=<day>.json`` to the lake, the report (JSON and
-    HTML with plots) under ``<data root>/reports/monitoring/<model>/dt=<day>/``, and logs both
-    to an MLflow run in experiment ``<model>_monitoring``.
+    Writes ``monitoring/<model>/decisions/dt=<day>.json`` to the lake (and a retrain request
+    under ``monitoring/<model>/retrains/``), the report (JSON and HTML with plots) under
+    ``<data root>/reports/monitoring/<model>/dt=<day>/``, and logs both to an MLflow run in
+    experiment ``<model>_monitoring``. ``training`` and ``at``: see :func:`assess`.
     """
-    uri = settings.mlflow_tracking_uri
-    champion = registry.require(uri, model_name)
-    run = registry.client(uri).get_run(champion.run_id)
-    reference_days = [d for d in run.data.tags.get("data_partitions", "").split(",") if d]
-    reference = pd.concat(
-        [f for f in (_read_working(storage, schema, d) for d in reference_days) if f is not None],
-        ignore_index=True,
-    )
-    if reference.empty:
-        raise InputMissingError(
-            f"the champion's training partitions {reference_days} are gone from the lake"
-        )
-    reference = reference.sample(min(len(reference), REFERENCE_SAMPLE), random_state=0)
-    current = _read_working(storage, schema, day.isoformat())
-    scores = _read_scores(storage, schema, day.isoformat())
-    if current is None or scores is None:
-        raise InputMissingError(
-            f"{schema.name} dt={day} is not validated and scored yet; run the use case's "
-            "scoring DAG for that day first"
-        )
-    model = registry.load_model(uri, champion)
-    watched = set(thresholds.features or schema.feature_columns)
-    numeric = [c.name for c in schema.numeric if c.name in watched]
-    report = drift_report(
-        day.isoformat(),
-        reference,
-        current,
-        numeric=numeric,
-        categorical=[c for c in schema.categorical if c in watched],
+    champion = load_champion(settings, model_name)
+    outcome = assess(
+        storage,
+        schema,
+        day,
+        champion,
+        model_name=model_name,
         thresholds=thresholds,
-        reference_scores=model.predict_proba(reference[schema.model_input_columns])[:, 1],
-        current_scores=scores["score"].to_numpy(),
+        perf=perf,
+        policy=policy,
+        training=training,
+        at=at,
     )
-    performance = matured_performance(storage, schema, day, perf)
-    champion_metrics = dict(run.data.metrics)
-    perf_level, perf_reason = _performance_level(performance, champion_metrics, perf)
-    level = worst([report.level, perf_level])
-    state = _policy_state(
-        storage, schema, model_name, day, level, run.data.tags.get("logical_date", ""), perf
-    )
-    decision = decide(policy, state)
-    record = {
-        "day": day.isoformat(),
-        "at": state.at.isoformat(),
-        "model": model_name,
-        "champion_version": champion.version,
-        "drift_level": report.level,
-        "performance_level": perf_level,
-        "performance": performance,
-        "performance_reason": perf_reason,
-        "drifted_features": [f.feature for f in report.drifted],
-        "policy_state": {
-            **asdict(state),
-            "at": state.at.isoformat(),
-            "last_retrain_at": state.last_retrain_at.isoformat() if state.last_retrain_at else None,
-        },
-        "decision": decision.to_dict(),
-    }
-    storage.write_bytes(
-        decisions_prefix(model_name) + f"dt={day.isoformat()}.json", registry.dumps(record).encode()
-    )
+    record, report = outcome.record, outcome.drift
     out = settings.reports_dir / "monitoring" / model_name / f"dt={day.isoformat()}"
     out.mkdir(parents=True, exist_ok=True)
     full = {**record, "drift": report.to_dict()}
     (out / "report.json").write_text(registry.dumps(full))
     history = _history(storage, model_name)
-    (out / "report.html").write_text(render_html(full, report, reference, current, history))
-    _log_to_mlflow(settings, model_name, day, report, performance, decision, out)
+    (out / "report.html").write_text(
+        render_html(full, report, outcome.reference, outcome.current, history)
+    )
+    decision = Decision(**record["decision"])
+    _log_to_mlflow(settings, model_name, day, report, record, decision, out)
     return {**record, "report": str(out / "report.html")}
 
 
@@ -237,7 +506,7 @@ def _history(storage: Storage, model: str) -> list[dict[str, Any]]:
 
 
 def _log_to_mlflow(
-    settings, model_name, day, report: DriftReport, performance, decision: Decision, out
+    settings, model_name, day, report: DriftReport, record: dict, decision: Decision, out
 ) -> None:
     mlc = registry.client(settings.mlflow_tracking_uri)
     experiment = registry.ensure_experiment(
@@ -246,15 +515,25 @@ def _log_to_mlflow(
     tags = {
         "day": day.isoformat(),
         "drift_level": report.level,
+        "performance_level": record["performance_level"],
+        "prevalence_level": record["prevalence_level"],
         "retrain": str(decision.retrain),
         "decision_reason": decision.reason,
     }
     metrics = {f"psi_{f.feature}": f.psi for f in report.features}
     if report.prediction is not None:
         metrics["psi_prediction_score"] = report.prediction.psi
+    performance = record["performance"]
     if performance:
         metrics["matured_pr_auc"] = performance["pr_auc"]
         metrics["matured_recall_at_fpr"] = performance["recall_at_fpr"]
+        metrics["matured_positives"] = performance["positives"]
+    for change in record["performance_check"].get("changes", []):
+        metrics[f"{change['metric']}_relative_change"] = change["relative_change"]
+        metrics[f"{change['metric']}_relative_change_high"] = change["ci_high"]
+    days = record["prevalence"]["days"]
+    if days:
+        metrics["positive_rate_newest_day"] = days[-1]["rate"]
     with registry.open_run(mlc, experiment, f"monitoring-{day.isoformat()}", tags) as run_id:
         registry.log_values(mlc, run_id, metrics=metrics)
         mlc.log_artifacts(run_id, str(out), artifact_path="monitoring")
@@ -264,6 +543,10 @@ def _plot(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
     return base64.b64encode(buf.getvalue()).decode()
+
+
+def _bar(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def render_html(
@@ -322,8 +605,15 @@ def render_html(
         plt.close(fig)
     rows = "".join(
         f"<tr><td>{html.escape(f.feature)}</td><td>{f.kind}</td><td>{f.psi:.4f}</td>"
+        f"<td>{_bar(f.warn_at)} / {_bar(f.alert_at)}</td>"
         f"<td>{'' if f.ks_pvalue is None else f'{f.ks_pvalue:.2e}'}</td><td>{f.level}</td></tr>"
         for f in report.features + ([report.prediction] if report.prediction else [])
+    )
+    prevalence = record.get("prevalence") or {}
+    prevalence_rows = "".join(
+        f"<tr><td>{d['day']}</td><td>{d['rows']}</td><td>{d['positives']}</td>"
+        f"<td>{d['rate']:.2%} [{d['ci_low']:.2%}, {d['ci_high']:.2%}]</td></tr>"
+        for d in prevalence.get("days", [])
     )
     decision = record["decision"]
     imgs = "".join(f'<img src="data:image/png;base64,{i}">' for i in images)
@@ -334,7 +624,12 @@ def render_html(
         f"<p><b>Decision: {'RETRAIN' if decision['retrain'] else 'no retrain'}</b> "
         f"({html.escape(decision['reason'])}); drift {record['drift_level']}, performance "
         f"{record['performance_level']}: {html.escape(record['performance_reason'])}</p>"
-        "<table border=1 cellpadding=4><tr><th>feature</th><th>kind</th><th>PSI</th><th>KS p</th>"
+        f"<p>Prevalence {record.get('prevalence_level', OK)}: "
+        f"{html.escape(prevalence.get('reason', ''))}</p>"
+        "<table border=1 cellpadding=4><tr><th>matured day</th><th>rows</th><th>positives</th>"
+        f"<th>positive rate [interval]</th></tr>{prevalence_rows}</table>"
+        "<table border=1 cellpadding=4><tr><th>feature</th><th>kind</th><th>PSI</th>"
+        "<th>warn / alert at (this sample size)</th><th>KS p</th>"
         f"<th>level</th></tr>{rows}</table>{imgs}"
     )
 

@@ -1,8 +1,11 @@
 """Retraining policy: when does a monitoring breach become a retraining request?
 
-Guards against retrain storms: hysteresis (a warning never retrains; an alert may), a cooldown
-since the last retrain, a minimum amount of new labelled data since then, and a daily budget.
-Every call returns a decision with its reason, retrain or not.
+Guards against retrain storms, in order: only an alert retrains (a warning never does); a
+daily budget (earlier runs of the same calendar day count); a cooldown since the last
+retrain, in hours of real time and in days; persistence (an alert on at least k of the last
+n days, so one noisy day never retrains); and enough new labelled rows from the breach in
+the retrain's training split (not only in its holdout). Every call returns a decision with
+its reason, retrain or not.
 """
 
 from __future__ import annotations
@@ -16,11 +19,19 @@ from mlops_core.knobs import RetrainPolicy  # noqa: F401 - re-exported
 
 @dataclass(frozen=True)
 class PolicyInput:
-    level: str  # worst of drift and performance: ok / warn / alert
-    at: dt.datetime
+    level: str  # worst of drift, performance and prevalence: ok / warn / alert
+    at: dt.datetime  # when this decision is taken (the run's logical time)
     last_retrain_at: dt.datetime | None
-    retrains_today: int
-    new_labelled_rows: int
+    retrains_today: int  # retrain requests earlier on the calendar day of ``at``
+    new_labelled_rows: int  # matured rows since the breach began, inside the retrain's window
+    alert_days: int = 1  # days at alert among the policy's last alert_days_window days
+    in_holdout: int = 0  # how many of new_labelled_rows the retrain's holdout would take
+    window_rows: int = 0  # rows of the window a retrain would read
+    holdout_rows: int = 0  # rows of its holdout (training.holdout_fraction of the window)
+
+    @property
+    def rows_for_training(self) -> int:
+        return max(0, self.new_labelled_rows - self.in_holdout)
 
 
 @dataclass(frozen=True)
@@ -46,25 +57,46 @@ def decide(policy: RetrainPolicy, state: PolicyInput) -> Decision:
         return Decision(
             False,
             f"daily budget spent: {state.retrains_today} of {policy.max_retrains_per_day} "
-            "retrains today",
+            f"retrains already on {state.at.date()}",
             state.level,
         )
     if state.last_retrain_at is not None:
-        since = (state.at - state.last_retrain_at).total_seconds() / 3600
-        if since < policy.cooldown_hours:
+        hours = (state.at - state.last_retrain_at).total_seconds() / 3600
+        days = (state.at.date() - state.last_retrain_at.date()).days
+        if hours < policy.cooldown_hours:
             return Decision(
                 False,
-                f"cooldown: last retrain {since:.1f} h ago, policy waits "
-                f"{policy.cooldown_hours:g} h",
+                f"cooldown: last retrain {hours:.1f} h ago, policy waits "
+                f"{policy.cooldown_hours:g} h (cooldown_hours)",
                 state.level,
             )
-    if state.new_labelled_rows < policy.min_new_labelled_rows:
+        if days <= policy.cooldown_days:
+            return Decision(
+                False,
+                f"cooldown: last retrain {days} day(s) ago on {state.last_retrain_at.date()}, "
+                f"policy skips the {policy.cooldown_days} day(s) after one (cooldown_days)",
+                state.level,
+            )
+    if state.alert_days < policy.alert_days_required:
         return Decision(
             False,
-            f"not enough new labelled data: {state.new_labelled_rows} rows since the last retrain "
-            f"or the start of the breach, policy needs {policy.min_new_labelled_rows}",
+            f"persistence: {state.alert_days} of the last {policy.alert_days_window} days at "
+            f"alert, policy needs {policy.alert_days_required} (alert_days_required)",
+            state.level,
+        )
+    if state.rows_for_training < policy.min_new_labelled_rows:
+        return Decision(
+            False,
+            f"not enough new labelled data: {state.new_labelled_rows} rows since the last "
+            f"retrain or the start of the breach, {state.in_holdout} of them would sit in the "
+            f"retrain's holdout (training.holdout_fraction), leaving {state.rows_for_training} "
+            f"for training; policy needs {policy.min_new_labelled_rows} "
+            "(min_new_labelled_rows)",
             state.level,
         )
     return Decision(
-        True, "alert with enough new labelled data, outside cooldown and budget", state.level
+        True,
+        f"alert on {state.alert_days} of the last {policy.alert_days_window} days with "
+        f"{state.rows_for_training} new labelled rows for training, outside cooldown and budget",
+        state.level,
     )

@@ -38,6 +38,8 @@ MONITORING_PARAMS = (
     ("performance", "label_delay_days", "label_delay_days"),
     ("performance", "alert_drop", "perf_alert_drop"),
     ("policy", "cooldown_hours", "cooldown_hours"),
+    ("policy", "cooldown_days", "cooldown_days"),
+    ("policy", "alert_days_required", "alert_days_required"),
     ("policy", "min_new_labelled_rows", "min_new_labelled_rows"),
     ("policy", "max_retrains_per_day", "max_retrains_per_day"),
     ("shadow", "min_positives", "shadow_min_positives"),
@@ -48,6 +50,11 @@ _MONITORING_HELP = {
     "label_delay_days": {"minimum": 0, "maximum": 120, "description": "Days until labels mature."},
     "perf_alert_drop": {"minimum": 0, "maximum": 1, "description": "PR-AUC drop that alerts."},
     "cooldown_hours": {"minimum": 0, "description": "Minimum hours between retrains."},
+    "cooldown_days": {"minimum": 0, "description": "Days after a retrain that never retrain."},
+    "alert_days_required": {
+        "minimum": 1,
+        "description": "Alert days among the policy's last alert_days_window days to retrain.",
+    },
     "min_new_labelled_rows": {"minimum": 0, "description": "New labelled rows to retrain."},
     "max_retrains_per_day": {"minimum": 0, "description": "Retrain budget per day."},
     "shadow_min_positives": {

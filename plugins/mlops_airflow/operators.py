@@ -460,15 +460,21 @@ class MonitorModelOperator(MlopsBaseOperator):
             thresholds=with_overrides(spec_monitoring.drift, self.drift),
             perf=with_overrides(spec_monitoring.performance, self.performance),
             policy=with_overrides(spec_monitoring.policy, self.policy),
+            training=self.spec.train,
+            # The run's time, not the clock: a rerun decides the same, and the budget and
+            # cooldown see when earlier runs of the day really were.
+            at=context.get("logical_date") or context["dag_run"].run_after,
         )
         decision = result["decision"]
         self.log.info(
-            "Monitoring %s on %s: drift %s (%s), performance %s; retrain=%s because %s; report %s",
+            "Monitoring %s on %s: drift %s (%s), performance %s, prevalence %s; retrain=%s "
+            "because %s; report %s",
             self.model_name,
             day,
             result["drift_level"],
             result["drifted_features"],
             result["performance_level"],
+            result["prevalence_level"],
             decision["retrain"],
             decision["reason"],
             result["report"],

@@ -88,27 +88,54 @@ def test_prediction_drift_uses_scores() -> None:
 
 
 AT = dt.datetime(2026, 11, 11, 3, tzinfo=dt.UTC)
-POLICY = RetrainPolicy(cooldown_hours=24, min_new_labelled_rows=5_000, max_retrains_per_day=1)
+POLICY = RetrainPolicy(
+    cooldown_hours=24,
+    cooldown_days=1,
+    min_new_labelled_rows=5_000,
+    max_retrains_per_day=1,
+    alert_days_required=2,
+    alert_days_window=3,
+)
+LONG_AGO = AT - dt.timedelta(hours=60)
 
 
 @pytest.mark.parametrize(
     ("state", "retrain", "reason"),
     [
-        (PolicyInput(OK, AT, None, 0, 50_000), False, "no breach"),
-        (PolicyInput(WARN, AT, None, 0, 50_000), False, "hysteresis"),
-        (PolicyInput(ALERT, AT, None, 0, 50_000), True, "alert with enough"),
+        (PolicyInput(OK, AT, None, 0, 50_000, alert_days=0), False, "no breach"),
+        (PolicyInput(WARN, AT, None, 0, 50_000, alert_days=0), False, "hysteresis"),
+        (PolicyInput(ALERT, AT, None, 0, 50_000, alert_days=2), True, "alert on 2 of the last 3"),
         (
-            PolicyInput(ALERT, AT, AT - dt.timedelta(hours=5), 0, 50_000),
+            PolicyInput(ALERT, AT, AT - dt.timedelta(hours=5), 0, 50_000, alert_days=2),
             False,
             "cooldown: last retrain 5.0 h ago",
         ),
-        (PolicyInput(ALERT, AT, AT - dt.timedelta(hours=30), 0, 50_000), True, "alert with enough"),
         (
-            PolicyInput(ALERT, AT, AT - dt.timedelta(hours=30), 1, 50_000),
+            PolicyInput(ALERT, AT, AT - dt.timedelta(hours=26), 0, 50_000, alert_days=2),
+            False,
+            "cooldown: last retrain 1 day(s) ago",
+        ),
+        (PolicyInput(ALERT, AT, LONG_AGO, 0, 50_000, alert_days=2), True, "alert on 2"),
+        (
+            PolicyInput(ALERT, AT, LONG_AGO, 1, 50_000, alert_days=2),
             False,
             "daily budget spent",
         ),
-        (PolicyInput(ALERT, AT, None, 0, 4_999), False, "not enough new labelled data: 4999 rows"),
+        (
+            PolicyInput(ALERT, AT, None, 0, 50_000, alert_days=1),
+            False,
+            "persistence: 1 of the last 3 days at alert, policy needs 2",
+        ),
+        (
+            PolicyInput(ALERT, AT, None, 0, 4_999, alert_days=3),
+            False,
+            "not enough new labelled data: 4999 rows",
+        ),
+        (
+            PolicyInput(ALERT, AT, None, 0, 9_000, alert_days=3, in_holdout=7_000),
+            False,
+            "leaving 2000 for training",
+        ),
     ],
 )
 def test_policy_decision_table(state: PolicyInput, retrain: bool, reason: str) -> None:
@@ -154,3 +181,5 @@ def test_new_labelled_rows_count_from_the_start_of_the_breach(tmp_path) -> None:
     state = _policy_state(storage, schema, "m", dt.date(2026, 11, 14), ALERT, "2026-11-07", perf)
     assert state.new_labelled_rows == 0 and state.last_retrain_at.date() == dt.date(2026, 11, 13)
     assert state.retrains_today == 0
+    # The retrain's window (8th..14th, 7,000 rows) puts its newest 1,400 in the holdout.
+    assert (state.window_rows, state.holdout_rows) == (7_000, 1_400)

@@ -121,6 +121,11 @@ def test_the_loans_spec_is_unlike_fraud() -> None:
             ("gate:\n", "monitoring:\n  drift: {psi_warm: 0.1}\ngate:\n"),
             "monitoring.drift.psi_warm: unknown key",
         ),
+        (
+            ("gate:\n", "monitoring:\n  policy: {alert_days_required: 4}\ngate:\n"),
+            "monitoring.policy: alert_days_required (4) must be between 1 and "
+            "alert_days_window (3)",
+        ),
         (("name: churn\n", "name: churn\nowners: me\n"), "owners: unknown key"),
         (("  c: 0.5", "  c: 0.5\n  c: 0.7"), "model.c: key given more than once"),
         (
