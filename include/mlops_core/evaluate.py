@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from mlops_core import evidence
-from mlops_core.knobs import GateThresholds
+from mlops_core.knobs import GateEvidence, GateThresholds
 
 PROMOTE, REJECT = "promote", "reject"
 # Too few cases were evaluated to decide either way; like a rejection, nothing is promoted.
@@ -109,30 +109,14 @@ class GateVerdict:
         )
 
 
-@dataclass(frozen=True)
-class EvidenceRules:
-    """How a gate decides on a paired bootstrap (the fields both task types' gate settings
-    share): ``comparison`` ``non_inferiority`` promotes unless the challenger is shown worse
-    than the champion by more than ``relative_margin`` (a share of the champion's value);
-    ``superiority`` promotes only when the challenger is shown better on the first gated
-    metric. ``confidence`` is family-wise (Bonferroni over the gated metrics); with fewer
-    than ``need`` units (positives, users) or when the sample could not reveal a relative drop
-    of ``max_detectable_drop`` with 80% power, the verdict is ``insufficient``."""
-
-    comparison: str
-    relative_margin: float
-    confidence: float
-    max_detectable_drop: float
-    need: int
-    unit: str
-
-
 def decide_on_evidence(
     bootstrap: Callable[[], evidence.PairedSamples],
     metrics: tuple[str, ...],
-    rules: EvidenceRules,
+    rules: GateEvidence,
     *,
     count: int,
+    need: int,
+    unit: str,
     floors: dict[str, float],
     baselines: dict[str, float],
     champion: bool,
@@ -148,16 +132,16 @@ def decide_on_evidence(
     level = evidence.bonferroni(rules.confidence, len(metrics))
     reasons: list[str] = []
     record: dict[str, Any] = {
-        "unit": rules.unit,
+        "unit": unit,
         "count": count,
-        "need": rules.need,
+        "need": need,
         "confidence": rules.confidence,
         "per_test_confidence": level,
         "comparisons": [],
     }
-    if count < rules.need:
+    if count < need:
         reasons.append(
-            f"not enough {rules.unit}: {count} of {rules.need} needed ({rules.need - count} "
+            f"not enough {unit}: {count} of {need} needed ({need - count} "
             "more) in the evaluation data; too little evidence to decide, the champion is kept. "
             "Pool more matured days (a longer training window or holdout)"
         )
@@ -219,9 +203,9 @@ def decide_on_evidence(
     if not rejected and weakest > rules.max_detectable_drop:
         more = int(np.ceil(count * (weakest / rules.max_detectable_drop) ** 2)) - count
         reasons.append(
-            f"not enough evidence: with {count} {rules.unit} the gate only detects a relative "
+            f"not enough evidence: with {count} {unit} the gate only detects a relative "
             f"drop of {weakest:.0%} (80% power), the policy needs {rules.max_detectable_drop:.0%}; "
-            f"about {more} more {rules.unit} are needed. The champion is kept"
+            f"about {more} more {unit} are needed. The champion is kept"
         )
         return INSUFFICIENT, reasons, record
     return (REJECT if rejected else PROMOTE), reasons, record
@@ -241,14 +225,6 @@ def evaluate_gate(
     recall at the FPR target. With no champion the floors alone decide."""
     y = np.asarray(y).astype(int)
     scores = {"challenger": challenger, **({"champion": champion} if champion is not None else {})}
-    rules = EvidenceRules(
-        comparison=thresholds.comparison,
-        relative_margin=thresholds.relative_margin,
-        confidence=thresholds.confidence,
-        max_detectable_drop=thresholds.max_detectable_drop,
-        need=thresholds.min_positives,
-        unit="positives",
-    )
     decision, reasons, record = decide_on_evidence(
         lambda: evidence.paired_classification(
             y,
@@ -258,8 +234,10 @@ def evaluate_gate(
             seed=thresholds.bootstrap_seed,
         ),
         GATED_CLASSIFICATION,
-        rules,
+        thresholds,
         count=int(y.sum()),
+        need=thresholds.min_positives,
+        unit="positives",
         floors={"pr_auc": thresholds.min_pr_auc, "recall_at_fpr": thresholds.min_recall_at_fpr},
         baselines={},
         champion=champion is not None,

@@ -61,23 +61,40 @@ class TrainParams:
 COMPARISONS = ("non_inferiority", "superiority")
 
 
-def _check_evidence_settings(owner: str, values: dict[str, Any]) -> None:
-    """The shared gate-evidence fields: a typed error naming the setting."""
-    problems = []
-    if values["comparison"] not in COMPARISONS:
-        problems.append(f"comparison {values['comparison']!r}: choose one of {COMPARISONS}")
-    if not 0.5 <= values["confidence"] < 1:
-        problems.append(f"confidence {values['confidence']}: needs 0.5 <= confidence < 1")
-    if values["n_boot"] < 2_000:
-        problems.append(f"n_boot {values['n_boot']}: a gate needs >= 2000 resamples")
-    if values["relative_margin"] < 0 or values["max_detectable_drop"] <= 0:
-        problems.append("relative_margin must be >= 0 and max_detectable_drop > 0")
-    if problems:
-        raise TrainingError(f"{owner}: " + "; ".join(problems))
+@dataclass(frozen=True)
+class GateEvidence:
+    """How much evidence a gate decision needs; shared by every task type's gate settings.
+
+    ``comparison``: ``non_inferiority`` rejects a challenger shown worse than the champion by
+    more than ``relative_margin`` of the champion's value; ``superiority`` promotes only one
+    shown better on the first gated metric. ``confidence`` is family-wise over the gated
+    metrics (Bonferroni); ``n_boot`` paired resamples (seeded by ``bootstrap_seed``); a
+    sample that could not reveal a relative drop of ``max_detectable_drop`` with 80% power
+    gives ``insufficient``."""
+
+    comparison: str = "non_inferiority"
+    relative_margin: float = 0.05
+    confidence: float = 0.95
+    n_boot: int = 2_000
+    max_detectable_drop: float = 0.5
+    bootstrap_seed: int = 0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.comparison not in COMPARISONS:
+            problems.append(f"comparison {self.comparison!r}: choose one of {COMPARISONS}")
+        if not 0.5 <= self.confidence < 1:
+            problems.append(f"confidence {self.confidence}: needs 0.5 <= confidence < 1")
+        if self.n_boot < 2_000:
+            problems.append(f"n_boot {self.n_boot}: a gate needs >= 2000 resamples")
+        if self.relative_margin < 0 or self.max_detectable_drop <= 0:
+            problems.append("relative_margin must be >= 0 and max_detectable_drop > 0")
+        if problems:
+            raise TrainingError("gate: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
-class GateThresholds:
+class GateThresholds(GateEvidence):
     """The classification gate, judged on a paired, label-stratified bootstrap of the holdout.
 
     Floors (``min_pr_auc``, ``min_recall_at_fpr``) reject when the challenger's interval lies
@@ -92,16 +109,7 @@ class GateThresholds:
     min_pr_auc: float = 0.20
     min_recall_at_fpr: float = 0.30
     fpr_target: float = 0.01
-    comparison: str = "non_inferiority"
-    relative_margin: float = 0.05
-    confidence: float = 0.95
-    n_boot: int = 2_000
     min_positives: int = 30
-    max_detectable_drop: float = 0.5
-    bootstrap_seed: int = 0
-
-    def __post_init__(self) -> None:
-        _check_evidence_settings("gate", asdict(self))
 
 
 @dataclass(frozen=True)
@@ -160,7 +168,7 @@ class RecTrainParams:
 
 
 @dataclass(frozen=True)
-class RecGateThresholds:
+class RecGateThresholds(GateEvidence):
     """The ranking gate, judged on a paired bootstrap over evaluated users.
 
     The challenger is rejected when shown short of popularity plus ``min_lift_over_popularity``
@@ -174,15 +182,6 @@ class RecGateThresholds:
     min_lift_over_popularity: float = 0.10
     min_coverage: float = 0.0
     min_users_evaluated: int = 50
-    comparison: str = "non_inferiority"
-    relative_margin: float = 0.05
-    confidence: float = 0.95
-    n_boot: int = 2_000
-    max_detectable_drop: float = 0.5
-    bootstrap_seed: int = 0
-
-    def __post_init__(self) -> None:
-        _check_evidence_settings("gate", asdict(self))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from mlops_core.evaluate import INSUFFICIENT, REJECT, EvidenceRules, GateVerdict, decide_on_evidence
+from mlops_core.evaluate import INSUFFICIENT, REJECT, GateVerdict, decide_on_evidence
 from mlops_core.evidence import paired_means
 from mlops_core.knobs import RecGateThresholds  # noqa: F401 - re-exported
 from mlops_core.recsys.model import FactorModel, interaction_matrix, popularity_topk
@@ -159,14 +159,6 @@ def evaluate_rec_gate(
         name: ranking_metrics(data.users, recs, data.relevant, k, data.catalogue)
         for name, recs in lists.items()
     }
-    rules = EvidenceRules(
-        comparison=thresholds.comparison,
-        relative_margin=thresholds.relative_margin,
-        confidence=thresholds.confidence,
-        max_detectable_drop=thresholds.max_detectable_drop,
-        need=thresholds.min_users_evaluated,
-        unit="evaluated users",
-    )
     decision, reasons, record = decide_on_evidence(
         lambda: paired_means(
             {n: per_user_metrics(data.users, r, data.relevant, k) for n, r in lists.items()},
@@ -174,8 +166,10 @@ def evaluate_rec_gate(
             seed=thresholds.bootstrap_seed,
         ),
         GATED,
-        rules,
+        thresholds,
         count=len(data.users),
+        need=thresholds.min_users_evaluated,
+        unit="evaluated users",
         floors={},
         baselines={"popularity": thresholds.min_lift_over_popularity},
         champion=champion is not None,
