@@ -43,6 +43,28 @@ def decisions_prefix(model: str) -> str:
     return f"monitoring/{model}/decisions/"
 
 
+def trainings_prefix(model: str) -> str:
+    """Every training run of ``model`` (whatever triggered it), so the policy's cooldown and
+    budget see scheduled and landing-triggered runs, not only the retrains it requested."""
+    return f"monitoring/{model}/trainings/"
+
+
+def record_training(
+    storage: Storage, model: str, *, at: dt.datetime, trigger: str, run_id: str
+) -> str:
+    """Append (idempotently: one file per run) a training run to the policy's log.
+
+    ``trigger``: ``manual``, ``backfill``, ``scheduled``, ``landing`` or ``retrain_request``
+    (the last is already counted through its request and is not counted twice)."""
+    stamp = at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    key = trainings_prefix(model) + f"at={stamp}__run={run_id}.json"
+    storage.write_bytes(
+        key,
+        registry.dumps({"at": at.isoformat(), "trigger": trigger, "run_id": run_id}).encode(),
+    )
+    return key
+
+
 def retrains_prefix(model: str) -> str:
     """One create-once entry per retrain request: the daily decision record of a day is
     rewritten by a rerun, this log is not, so budget and cooldown see every request."""
@@ -301,6 +323,12 @@ def _policy_state(
     records = {d: r for d, r in all_records.items() if d != day.isoformat()}
     requested = {e["at"] for e in _read_json(storage, retrains_prefix(model))}
     requested |= {r["at"] for r in all_records.values() if r["decision"]["retrain"]}
+    # Trainings the policy did not request (cron, landing, by hand) count as retrains too.
+    requested |= {
+        e["at"]
+        for e in _read_json(storage, trainings_prefix(model))
+        if e.get("trigger") != "retrain_request"
+    }
     # Strictly earlier: this run's own request (a rerun) does not count against it.
     retrains = sorted(t for t in (dt.datetime.fromisoformat(a) for a in requested) if t < at)
     last_retrain = retrains[-1] if retrains else None

@@ -307,18 +307,28 @@ def create_version(
     return str(mv.version)
 
 
-def register_challenger(
+def register_version(
     tracking_uri: str, model_name: str, model_uri: str, run_id: str, tags: dict[str, str]
 ) -> ModelRef:
-    """Register ``model_uri`` as a new version and point alias ``challenger`` at it."""
+    """Register ``model_uri`` as a new version, with no alias: a registered version is only a
+    candidate until its gate passes (aliases move in :func:`set_challenger` and
+    :func:`move_champion`). A retried task finds the version of its run instead of
+    registering the run twice."""
     mlc = client(tracking_uri)
     existing = mlc.search_model_versions(f"name='{model_name}' and run_id='{run_id}'")
-    if existing:  # a retried task must not register the same run twice
+    if existing:
         version = str(max(int(v.version) for v in existing))
     else:
         version = create_version(tracking_uri, model_name, model_uri, run_id, tags)
-    mlc.set_registered_model_alias(model_name, CHALLENGER, version)
-    return ModelRef(model_name, version, run_id, f"alias:{CHALLENGER}")
+    return ModelRef(model_name, version, run_id, f"version:{version}")
+
+
+def set_challenger(tracking_uri: str, model_name: str, version: str) -> ModelRef:
+    """Point alias ``challenger`` at ``version``."""
+    mlc = client(tracking_uri)
+    mlc.set_registered_model_alias(model_name, CHALLENGER, str(version))
+    mv = mlc.get_model_version(model_name, str(version))
+    return ModelRef(model_name, str(version), mv.run_id, f"alias:{CHALLENGER}")
 
 
 def resolve(tracking_uri: str, model_name: str, alias: str = CHAMPION) -> ModelRef | None:

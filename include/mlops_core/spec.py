@@ -47,7 +47,7 @@ TOP_LEVEL_KEYS = (
     "registry",
 )
 REQUIRED_KEYS = ("name", "task", "dataset")
-TRAINING_KEYS = ("schedule", "on_new_data", "promotion")
+TRAINING_KEYS = ("schedule", "on_new_data", "promotion", "automatic_promotion")
 SCORING_KEYS = ("schedule", "on_new_champion")
 MONITORING_KEYS = ("schedule", "drift", "performance", "policy", "shadow")
 SAMPLE_KEYS = ("generator", "rows", "seed", "format", "drift_from", "drift")
@@ -101,6 +101,9 @@ class UseCaseSpec:
     training_schedule: str | None = None
     train_on_new_data: bool = True
     promotion: str = "direct"
+    # For runs nobody triggered by hand (the cron, a landing): direct, shadow or none
+    # (gate only). A retrain the monitoring policy requested follows ``promotion``.
+    automatic_promotion: str = "direct"
     scoring_schedule: str | None = "0 0 * * *"
     score_on_new_champion: bool = False
     monitoring: MonitoringSpec | None = None
@@ -400,6 +403,19 @@ def _build(data: Any, source: str) -> tuple[list[str], UseCaseSpec | None]:
         PROMOTION_MODES if tt.supports_shadow else ("direct",),
         "direct",
     )
+    automatic = check.choice(
+        training,
+        "automatic_promotion",
+        "training",
+        (*(PROMOTION_MODES if tt.supports_shadow else ("direct",)), "none"),
+        promotion,
+    )
+    if automatic == "shadow" and scoring is not None and not getattr(scoring, "shadow", False):
+        check.add(
+            "training.automatic_promotion",
+            "'shadow' needs scoring.shadow: true (a challenger nobody shadow-scores never "
+            "gathers evidence); set scoring.shadow or choose direct or none",
+        )
     monitoring = _monitoring(check, data, tt)
     sample = _sample(check, data.get("sample_data"))
     reg = check.mapping(data.get("registry"), "registry")
@@ -425,6 +441,7 @@ def _build(data: Any, source: str) -> tuple[list[str], UseCaseSpec | None]:
         training_schedule=check.cron(training.get("schedule"), "training.schedule"),
         train_on_new_data=check.flag(training, "on_new_data", "training", True),
         promotion=promotion,
+        automatic_promotion=automatic,
         scoring_schedule=check.cron(scoring_raw.get("schedule", "0 0 * * *"), "scoring.schedule"),
         score_on_new_champion=check.flag(scoring_raw, "on_new_champion", "scoring", False),
         monitoring=monitoring,

@@ -341,10 +341,49 @@ def _log_evaluation(uri: str, run_id: str, result: Any, schema: DatasetSchema, p
 
 
 def register(settings: Settings, model_name: str, model_uri: str, run_id: str) -> dict[str, str]:
-    ref = registry.register_challenger(
+    """Register the run's model as a new version without an alias (a candidate for the gate)."""
+    ref = registry.register_version(
         settings.mlflow_tracking_uri, model_name, model_uri, run_id, {"source_run": run_id}
     )
     return ref.to_dict()
+
+
+SHADOW_STARTED, SHADOW_OUTCOME = "shadow_started_at", "shadow_outcome"
+
+
+def enter_shadow(
+    settings: Settings, model_name: str, version: str, *, at: dt.datetime
+) -> dict[str, Any]:
+    """Make a gate-passed ``version`` the challenger that scoring shadows, unless another
+    challenger is in shadow: its evidence accumulates per version, so it stays frozen until
+    its shadow comparison concludes (tag ``shadow_outcome``) and ``version`` waits.
+
+    Raises:
+        GateRejectedError: ``version`` has no passing gate verdict.
+    """
+    uri = settings.mlflow_tracking_uri
+    mlc = registry.client(uri)
+    mv = mlc.get_model_version(model_name, str(version))
+    if mv.tags.get("gate_decision") != "promote":
+        raise GateRejectedError(
+            f"{model_name} version {version} has no passing gate verdict "
+            f"(gate_decision={mv.tags.get('gate_decision')!r}); it cannot enter shadow"
+        )
+    current, _ = shadow_candidate(settings, model_name)
+    if current is not None and current.version != str(version):
+        tags = registry.version_tags(uri, current)
+        if not tags.get(SHADOW_OUTCOME):
+            reason = (
+                f"challenger version {current.version} is in shadow since "
+                f"{tags.get(SHADOW_STARTED, 'an earlier run')}; its evidence is counted per "
+                f"version, so it stays frozen until its comparison concludes. Version {version} "
+                "passed the gate and waits (promote it directly, or train again later)"
+            )
+            log.warning("%s", reason)
+            return {"challenger": current.version, "entered": False, "reason": reason}
+    ref = registry.set_challenger(uri, model_name, str(version))
+    registry.tag_version(uri, ref, {SHADOW_STARTED: at.isoformat()})
+    return {"challenger": ref.version, "entered": True, "reason": "shadow scoring starts"}
 
 
 def gate(

@@ -192,8 +192,10 @@ def build_training(spec, assets: UseCaseAssets) -> DAG:
         max_active_runs=1,
         default_args=default_args(execution_timeout=dt.timedelta(minutes=60)),
         flow="wait -> extract (window) -> validate (Great Expectations) -> train -> register "
-        "(alias `challenger`) -> evaluation gate -> promote (alias `champion`). A rejected "
-        "model fails `evaluation_gate` (not retried) and never becomes champion.",
+        "(no alias) -> evaluation gate (paired bootstrap, intervals in the verdict) -> promote "
+        "(alias `champion`, or `challenger` in shadow mode; cron and landing runs follow "
+        "`automatic_promotion`). A rejected or insufficient model fails `evaluation_gate` (not "
+        "retried) and never becomes champion.",
     ) as dag:
         common = {"use_case": spec.name}
         wait = PartitionSensor(

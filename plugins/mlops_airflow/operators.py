@@ -242,11 +242,41 @@ class TrainModelOperator(MlopsBaseOperator):
             run_tags=airflow_run_tags(context),
         )
         self.log.info("Trained run %s: %s", result["run_id"], result["metrics"])
+        if self.spec.monitoring is not None:
+            from mlops_core.monitoring import record_training
+
+            trigger = run_trigger(context)
+            record_training(
+                self.lake_hook.get_conn(),
+                self.model_name,
+                at=context.get("logical_date") or context["dag_run"].run_after,
+                trigger=trigger,
+                run_id=result["run_id"],
+            )
+            self.log.info("Recorded this %s training run for the retraining policy", trigger)
         return result
 
 
+def run_trigger(context: Context) -> str:
+    """What started this DAG run: ``manual``, ``backfill``, ``scheduled`` (the cron),
+    ``retrain_request`` (only retrain-request Asset events) or ``landing`` (new data)."""
+    run_type = str(getattr(context["dag_run"], "run_type", "manual")).lower()
+    if "backfill" in run_type:
+        return "backfill"
+    if "scheduled" in run_type:
+        return "scheduled"
+    if "asset" in run_type or "dataset" in run_type:
+        events = context.get("triggering_asset_events") or {}
+        names = [getattr(asset, "name", str(asset)) for asset in events]
+        if names and all(str(n).endswith("_retrain_requested") for n in names):
+            return "retrain_request"
+        return "landing"
+    return "manual"
+
+
 class RegisterModelOperator(MlopsBaseOperator):
-    """Register the trained model as a new version with alias ``challenger``."""
+    """Register the trained model as a new version, without an alias (aliases move only after
+    the gate: ``champion`` on promotion, ``challenger`` when it enters shadow)."""
 
     template_fields: Sequence[str] = ("model_uri", "run_id")
 
@@ -258,7 +288,7 @@ class RegisterModelOperator(MlopsBaseOperator):
         from mlops_core import steps
 
         ref = steps.register(self.settings, self.model_name, self.model_uri, self.run_id)
-        self.log.info("Registered %s version %s as challenger", self.model_name, ref["version"])
+        self.log.info("Registered %s version %s (candidate)", self.model_name, ref["version"])
         return ref
 
 
@@ -288,26 +318,62 @@ class EvaluationGateOperator(MlopsBaseOperator):
 class PromoteModelOperator(MlopsBaseOperator):
     """Move alias ``champion`` to a version with a passing gate verdict.
 
-    ``mode="shadow"`` leaves the gate-passed version as challenger: scoring scores it in
-    shadow and the use case's monitoring promotes it once matured labels give evidence.
+    ``mode="shadow"`` makes the gate-passed version the challenger (unless another one is in
+    shadow and frozen) and skips: scoring scores it in shadow and the use case's monitoring
+    promotes it once matured labels give evidence.
     """
 
     template_fields: Sequence[str] = ("version", "mode")
 
-    def __init__(self, *, version: str, mode: str = "direct", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        version: str,
+        mode: str = "direct",
+        automatic_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.version, self.mode = version, mode
+        # For runs nobody triggered by hand (cron, landing); None: the spec's.
+        self.automatic_mode = automatic_mode
+
+    def _mode(self, context: Context) -> str:
+        trigger = run_trigger(context)
+        if trigger not in ("scheduled", "landing"):
+            return self.mode
+        mode = self.automatic_mode or self.spec.automatic_promotion
+        self.log.info(
+            "A %s run: promotion follows training.automatic_promotion=%s (not the %s default)",
+            trigger,
+            mode,
+            self.mode,
+        )
+        return mode
 
     def run(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowSkipException
 
         from mlops_core import steps
 
-        if self.mode == "shadow":
+        mode = self._mode(context)
+        if mode == "none":
             raise AirflowSkipException(
-                f"{self.model_name} v{self.version} passed the gate and stays challenger: shadow "
-                f"mode promotes it only on evidence from matured labels "
-                f"({self.spec.dag_id('monitoring')})"
+                f"{self.model_name} v{self.version} passed the gate; runs nobody triggered by "
+                "hand only register and gate it (training.automatic_promotion: none). Promote "
+                f"it by triggering {self.spec.dag_id('training')} by hand"
+            )
+        if mode == "shadow":
+            at = context.get("logical_date") or context["dag_run"].run_after
+            entry = steps.enter_shadow(self.settings, self.model_name, str(self.version), at=at)
+            raise AirflowSkipException(
+                f"{self.model_name} v{self.version} passed the gate; shadow mode: "
+                + (
+                    f"it is now the challenger, promoted only on evidence from matured labels "
+                    f"({self.spec.dag_id('monitoring')})"
+                    if entry["entered"]
+                    else entry["reason"]
+                )
             )
         record = steps.promote(
             self.settings,

@@ -251,3 +251,43 @@ def test_the_fraud_spec_sets_the_brakes() -> None:
     policy = load_spec("fraud").monitoring.policy
     assert (policy.alert_days_required, policy.alert_days_window, policy.cooldown_days) == (2, 3, 1)
     assert policy.min_new_labelled_rows == 3_000
+
+
+def test_trainings_the_policy_did_not_request_count_toward_cooldown_and_budget(tmp_path) -> None:
+    """A cron or landing-triggered training is a retrain as far as the brakes go; one the
+    policy requested is already counted through its request."""
+    from mlops_core.monitoring import record_training
+
+    storage = _lake_with_partitions(tmp_path, range(8, 20))
+    _decided(storage, 13, ALERT, False)
+    _decided(storage, 14, ALERT, False)
+    assert decide(POLICY, _state(storage, 15)).retrain  # nothing ran since: the policy retrains
+    record_training(
+        storage,
+        "m",
+        at=dt.datetime(2026, 11, 15, 2, tzinfo=dt.UTC),
+        trigger="scheduled",
+        run_id="r1",
+    )
+    later = _state(storage, 15, hour=6)
+    assert later.retrains_today == 1 and later.last_retrain_at.hour == 2
+    assert not decide(POLICY, later).retrain
+    # Recording the same run again changes nothing (one file per run).
+    record_training(
+        storage,
+        "m",
+        at=dt.datetime(2026, 11, 15, 2, tzinfo=dt.UTC),
+        trigger="scheduled",
+        run_id="r1",
+    )
+    assert _state(storage, 15, hour=6).retrains_today == 1
+    # A training that answered a retrain request is not counted a second time.
+    other = LocalStorage(tmp_path / "other")
+    record_training(
+        other,
+        "m",
+        at=dt.datetime(2026, 11, 15, 2, tzinfo=dt.UTC),
+        trigger="retrain_request",
+        run_id="r2",
+    )
+    assert _state(other, 15, hour=6).retrains_today == 0

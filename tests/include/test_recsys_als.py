@@ -153,7 +153,7 @@ def test_als_trains_logs_its_name_and_scores_through_the_pipeline(tmp_path):
     assert run.data.params["estimator"] == "als"
     assert result["metrics"]["recall_at_k"] > result["metrics"]["popularity_recall_at_k"]
     ref = steps.register(settings, MODEL, result["model_uri"], result["run_id"])
-    version = registry.resolve(settings.mlflow_tracking_uri, MODEL, registry.CHALLENGER)
+    version = registry.set_challenger(settings.mlflow_tracking_uri, MODEL, ref["version"])
     model = rec_steps.load_factor_model(settings.mlflow_tracking_uri, version)
     assert model.projection is not None and model.meta["algorithm"] == "als"
     import mlflow.pyfunc

@@ -116,7 +116,8 @@ def test_register_gate_promote_then_reject(world, model_name) -> None:
     assert (
         steps.register(settings, model_name, trained["model_uri"], trained["run_id"]) == ref
     )  # retry-safe
-    assert registry.resolve(uri, model_name, "challenger").version == ref["version"] == "1"
+    # Registered only: no alias moves before the gate has passed.
+    assert ref["version"] == "1" and registry.resolve(uri, model_name, "challenger") is None
 
     with pytest.raises(GateRejectedError):
         steps.promote(settings, storage, model_name, "1", actor="t", at=AT)  # no verdict yet

@@ -47,8 +47,16 @@ def test_shadow_scoring_and_evidence_based_promotion(tmp_path) -> None:
     weak = train_register_gate(TrainParams(window_days=6, max_iter=1, max_leaf_nodes=2))
     steps.promote(settings, storage, MODEL, weak, actor="setup", at=at)
     strong = train_register_gate(TrainParams(window_days=6))
+    # Gate passed, but @challenger moves only when the version enters shadow.
+    assert steps.shadow_candidate(settings, MODEL)[0] is None
+    assert steps.enter_shadow(settings, MODEL, strong, at=at)["entered"] is True
     candidate, why = steps.shadow_candidate(settings, MODEL)
     assert candidate is not None and candidate.version == strong, why
+    # A later gate-passed version waits: the challenger in shadow is frozen.
+    later = train_register_gate(TrainParams(window_days=6, seed=1))
+    waiting = steps.enter_shadow(settings, MODEL, later, at=at)
+    assert waiting["entered"] is False and f"version {strong} is in shadow" in waiting["reason"]
+    assert steps.shadow_candidate(settings, MODEL)[0].version == strong
 
     live = [end + dt.timedelta(days=i) for i in range(1, 5)]
     for day in live:

@@ -212,3 +212,24 @@ def test_team_specs_come_first_and_a_json_spec_works(tmp_path: Path) -> None:
     assert available_specs(env)["churn"] == tmp_path / "churn.json"
     assert load_spec("churn", env).dataset.name == "subscribers"
     assert set(available_specs({})) == {"fraud", "recommender", "loans"}
+
+
+def test_automatic_promotion_defaults_to_promotion_and_shadow_needs_shadow_scoring() -> None:
+    import copy
+    import json
+
+    fraud = load_spec("fraud")
+    assert fraud.promotion == "direct" and fraud.automatic_promotion == "shadow"
+    raw = copy.deepcopy(fraud.raw)
+
+    def parse(data):
+        return parse_spec(json.dumps(data), source="t.json", fmt="json")
+
+    raw["training"].pop("automatic_promotion")
+    assert parse(raw).automatic_promotion == "direct"
+    raw["training"]["automatic_promotion"] = "none"
+    assert parse(raw).automatic_promotion == "none"
+    raw["training"]["automatic_promotion"] = "shadow"
+    raw["scoring"]["shadow"] = False
+    with pytest.raises(SpecError, match="training.automatic_promotion: 'shadow' needs scoring"):
+        parse(raw)

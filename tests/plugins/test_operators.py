@@ -10,6 +10,7 @@ from collections import defaultdict
 from types import SimpleNamespace
 
 import pytest
+from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowFailException
 
 from mlops_airflow.hooks import DataLakeHook, MlflowHook
@@ -313,3 +314,46 @@ def test_only_infrastructure_errors_are_retried(error) -> None:
         with pytest.raises(AirflowFailException, match=rf"\[{error.__name__}\]") as err:
             op.execute(_context())
         assert isinstance(err.value.__cause__, error)
+
+
+@pytest.mark.parametrize(
+    ("run_type", "assets", "trigger"),
+    [
+        ("manual", [], "manual"),
+        ("backfill", [], "backfill"),
+        ("scheduled", [], "scheduled"),
+        ("asset_triggered", ["fraud_transactions_landed"], "landing"),
+        ("asset_triggered", ["fraud_model_retrain_requested"], "retrain_request"),
+        (
+            "asset_triggered",
+            ["fraud_model_retrain_requested", "fraud_transactions_landed"],
+            "landing",
+        ),
+    ],
+)
+def test_run_trigger_names_what_started_the_run(run_type, assets, trigger) -> None:
+    from mlops_airflow.operators import run_trigger
+
+    context = _context()
+    context["dag_run"].run_type = run_type
+    context["triggering_asset_events"] = {Asset(a): [] for a in assets}
+    assert run_trigger(context) == trigger
+
+
+@pytest.mark.parametrize(
+    ("run_type", "assets", "mode"),
+    [
+        ("manual", [], "direct"),  # by hand: the Param (spec's `promotion`)
+        ("scheduled", [], "shadow"),  # the cron: the spec's `automatic_promotion`
+        ("asset_triggered", ["fraud_transactions_landed"], "shadow"),
+        ("asset_triggered", ["fraud_model_retrain_requested"], "direct"),  # the policy asked
+    ],
+)
+def test_runs_nobody_triggered_by_hand_promote_by_the_automatic_policy(
+    run_type, assets, mode
+) -> None:
+    op = PromoteModelOperator(task_id="promote", use_case="fraud", version="2", mode="direct")
+    context = _context()
+    context["dag_run"].run_type = run_type
+    context["triggering_asset_events"] = {Asset(a): [] for a in assets}
+    assert op._mode(context) == mode
