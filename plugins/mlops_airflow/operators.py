@@ -18,7 +18,9 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException
 
+from mlops_airflow import links
 from mlops_airflow.hooks import DataLakeHook, MlflowHook
+from mlops_airflow.links import LinkTargets
 from mlops_airflow.partitions import resolve_day
 from mlops_core.errors import PipelineError
 
@@ -48,7 +50,7 @@ def airflow_run_tags(context: Context) -> dict[str, str]:
     return tags(ti.dag_id, str(context["run_id"]), ti.task_id, ti.try_number)
 
 
-class MlopsBaseOperator(BaseOperator):
+class MlopsBaseOperator(LinkTargets, BaseOperator):
     """Common plumbing: the use case's spec and task type, partition day, lake and MLflow
     settings, error mapping. ``use_case`` is a spec name or a spec file path."""
 
@@ -109,6 +111,11 @@ class MlopsBaseOperator(BaseOperator):
         try:
             return self.run(context)
         except PipelineError as exc:
+            if exc.quarantine_path:
+                self.record_link(
+                    links.QUARANTINE,
+                    links.location_url(exc.quarantine_path, self.settings.data_root),
+                )
             if not exc.retryable:
                 raise AirflowFailException(
                     f"[{type(exc).__name__}] (runbook: #{exc.runbook})\n{exc}"
@@ -118,6 +125,24 @@ class MlopsBaseOperator(BaseOperator):
 
     def run(self, context: Context) -> Any:
         raise NotImplementedError
+
+    def _mlflow_ui(self) -> str:
+        return links.mlflow_ui_base(self.settings.mlflow_tracking_uri)
+
+    def _record_run_link(self, run_id: str) -> None:
+        from mlops_core import registry
+
+        run = registry.client(self.settings.mlflow_tracking_uri).get_run(run_id)
+        self.record_link(
+            links.MLFLOW_RUN,
+            links.mlflow_run_url(self._mlflow_ui(), run.info.experiment_id, run_id),
+        )
+
+    def _record_version_link(self, version: str) -> None:
+        self.record_link(
+            links.MODEL_VERSION,
+            links.model_version_url(self._mlflow_ui(), self.model_name, str(version)),
+        )
 
 
 class LandSampleDataOperator(MlopsBaseOperator):
@@ -161,6 +186,7 @@ class LandSampleDataOperator(MlopsBaseOperator):
 
 
 class ExtractPartitionOperator(MlopsBaseOperator):
+    operator_extra_links = (links.QuarantineLink(),)
     """Landing partition(s) -> working-zone Parquet. ``window_days`` > 1 extracts the whole
     lookback window ending at the run's day (training)."""
 
@@ -188,6 +214,8 @@ class ExtractPartitionOperator(MlopsBaseOperator):
 class ValidatePartitionOperator(MlopsBaseOperator):
     """Great Expectations validation of the working partition(s); quarantines bad batches."""
 
+    operator_extra_links = (links.DataDocsLink(), links.QuarantineLink())
+
     template_fields: Sequence[str] = ("day", "window_days")
 
     def __init__(
@@ -204,6 +232,9 @@ class ValidatePartitionOperator(MlopsBaseOperator):
         day = resolve_day(self.day, context)
         days = steps.days_to_validate(storage, self.schema, day, int(self.window_days))
         batch = self.batch_id(context)
+        # Data Docs are built whether the batch passes or not.
+        docs = self.settings.reports_dir / "data_docs" / self.schema.name / "index.html"
+        self.record_link(links.DATA_DOCS, links.location_url(str(docs), self.settings.data_root))
         if self.with_label:
             result = steps.validate_window(
                 storage, self.schema, days, settings=self.settings, batch_id=batch
@@ -224,6 +255,8 @@ class TrainModelOperator(MlopsBaseOperator):
     """Train on the validated window ending at the run's day with the spec's model; Params
     in ``overrides`` (estimator, window, ...) replace the spec's values for this run."""
 
+    operator_extra_links = (links.MlflowRunLink(),)
+
     template_fields: Sequence[str] = ("day", "overrides")
 
     def __init__(self, *, overrides: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -242,6 +275,7 @@ class TrainModelOperator(MlopsBaseOperator):
             run_tags=airflow_run_tags(context),
         )
         self.log.info("Trained run %s: %s", result["run_id"], result["metrics"])
+        self._record_run_link(result["run_id"])
         if self.spec.monitoring is not None:
             from mlops_core.monitoring import record_training
 
@@ -278,6 +312,8 @@ class RegisterModelOperator(MlopsBaseOperator):
     """Register the trained model as a new version, without an alias (aliases move only after
     the gate: ``champion`` on promotion, ``challenger`` when it enters shadow)."""
 
+    operator_extra_links = (links.ModelVersionLink(),)
+
     template_fields: Sequence[str] = ("model_uri", "run_id")
 
     def __init__(self, *, model_uri: str, run_id: str, **kwargs: Any) -> None:
@@ -288,6 +324,7 @@ class RegisterModelOperator(MlopsBaseOperator):
         from mlops_core import steps
 
         ref = steps.register(self.settings, self.model_name, self.model_uri, self.run_id)
+        self._record_version_link(ref["version"])
         self.log.info("Registered %s version %s (candidate)", self.model_name, ref["version"])
         return ref
 
@@ -297,6 +334,7 @@ class EvaluationGateOperator(MlopsBaseOperator):
     data) with the spec's thresholds, overridden per run by ``thresholds``. Rejection fails
     the task (no retries) and nothing downstream runs; the verdict is saved either way."""
 
+    operator_extra_links = (links.GateVerdictLink(), links.ModelVersionLink())
     template_fields: Sequence[str] = ("version", "thresholds")
 
     def __init__(
@@ -308,6 +346,13 @@ class EvaluationGateOperator(MlopsBaseOperator):
 
     def run(self, context: Context) -> dict[str, Any]:
         thresholds = with_overrides(self.spec.gate, self.thresholds)
+        self._record_version_link(str(self.version))
+        # The verdict is written whether the gate passes or not.
+        verdict = self.settings.reports_dir / "gates" / self.model_name / f"v{self.version}"
+        self.record_link(
+            links.GATE_VERDICT,
+            links.location_url(str(verdict / "verdict.md"), self.settings.data_root),
+        )
         verdict = self.task.gate(
             self.settings, self.spec, self.model_name, str(self.version), thresholds
         )
@@ -323,6 +368,7 @@ class PromoteModelOperator(MlopsBaseOperator):
     promotes it once matured labels give evidence.
     """
 
+    operator_extra_links = (links.ModelVersionLink(),)
     template_fields: Sequence[str] = ("version", "mode")
 
     def __init__(
@@ -356,6 +402,7 @@ class PromoteModelOperator(MlopsBaseOperator):
 
         from mlops_core import steps
 
+        self._record_version_link(str(self.version))
         mode = self._mode(context)
         if mode == "none":
             raise AirflowSkipException(
@@ -495,6 +542,8 @@ class MonitorModelOperator(MlopsBaseOperator):
     retraining decision (stored in the lake, reported as JSON/HTML, logged to MLflow).
     ``drift``/``performance``/``policy`` override the spec's monitoring settings."""
 
+    operator_extra_links = (links.DriftReportLink(),)
+
     template_fields: Sequence[str] = ("day", "drift", "performance", "policy")
 
     def __init__(
@@ -532,6 +581,9 @@ class MonitorModelOperator(MlopsBaseOperator):
             at=context.get("logical_date") or context["dag_run"].run_after,
         )
         decision = result["decision"]
+        self.record_link(
+            links.DRIFT_REPORT, links.location_url(result["report"], self.settings.data_root)
+        )
         self.log.info(
             "Monitoring %s on %s: drift %s (%s), performance %s, prevalence %s; retrain=%s "
             "because %s; report %s",

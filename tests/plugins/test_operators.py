@@ -7,12 +7,15 @@ import http.server
 import json
 import threading
 from collections import defaultdict
+from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import unquote, urlparse
 
 import pytest
 from airflow.sdk import Asset
 from airflow.sdk.exceptions import AirflowFailException
 
+from mlops_airflow import links
 from mlops_airflow.hooks import DataLakeHook, MlflowHook
 from mlops_airflow.notifications import IncidentNotifier
 from mlops_airflow.operators import (
@@ -103,10 +106,11 @@ def test_validation_failure_fails_without_retry_and_quarantines(lake_root: Local
         _context()
     )
 
+    validate = ValidatePartitionOperator(
+        use_case="fraud", task_id="validate", with_label=False, lake_conn_id=None
+    )
     with pytest.raises(AirflowFailException) as err:
-        ValidatePartitionOperator(
-            use_case="fraud", task_id="validate", with_label=False, lake_conn_id=None
-        ).execute(_context())
+        validate.execute(_context())
     message = str(err.value)
     assert message.startswith("[DataValidationError] (runbook: #data-validation-failed)")
     assert "expect_column_values_to_be_between on column 'amount'" in message
@@ -121,6 +125,15 @@ def test_validation_failure_fails_without_retry_and_quarantines(lake_root: Local
         lake_root.read_bytes(next(k for k in quarantined if k.endswith("validation.json")))
     )
     assert report["success"] is False and report["failures"][0]["column"] == "amount"
+    # The failed task's extra links lead to the quarantined batch and the Data Docs page, as
+    # Airflow resolves them when the task finishes (same operator object, any ti_key).
+    targets = {
+        link.name: link.get_link(validate, ti_key=None) for link in validate.operator_extra_links
+    }
+    assert targets[links.QUARANTINE] == Path(where).resolve().as_uri()
+    assert Path(unquote(urlparse(targets[links.QUARANTINE]).path)).is_dir()
+    docs = Path(unquote(urlparse(targets[links.DATA_DOCS]).path))
+    assert docs.name == "index.html" and docs.exists()
 
 
 @pytest.mark.parametrize(
@@ -357,3 +370,51 @@ def test_runs_nobody_triggered_by_hand_promote_by_the_automatic_policy(
     context["dag_run"].run_type = run_type
     context["triggering_asset_events"] = {Asset(a): [] for a in assets}
     assert op._mode(context) == mode
+
+
+def test_link_urls_follow_the_configured_bases(tmp_path) -> None:
+    root = tmp_path / "data"
+    report = root / "reports" / "gates" / "m" / "v2" / "verdict.md"
+    assert links.location_url(str(report), root, env={}) == report.resolve().as_uri()
+    served = {"MLOPS_FILES_URL": "http://127.0.0.1:8000/files/"}
+    assert (
+        links.location_url(str(report), root, env=served)
+        == "http://127.0.0.1:8000/files/reports/gates/m/v2/verdict.md"
+    )
+    s3 = "s3://lake-bucket/lake/quarantine/tx/dt=2026-11-07/b1/"
+    assert links.location_url(s3, root, env={}) == s3
+    browser = {"MLOPS_S3_BROWSER_URL": "http://127.0.0.1:9001/browser/{bucket}/{key}"}
+    assert links.location_url(s3, root, env=browser) == (
+        "http://127.0.0.1:9001/browser/lake-bucket/lake/quarantine/tx/dt%3D2026-11-07/b1/"
+    )
+    assert links.mlflow_ui_base("sqlite:///x.db", env={}) == "http://127.0.0.1:5000"
+    assert links.mlflow_ui_base("http://mlflow:5000/", env={}) == "http://mlflow:5000"
+    assert links.mlflow_ui_base("x", env={"MLOPS_MLFLOW_UI_URL": "https://ml/"}) == "https://ml"
+    assert links.mlflow_run_url("https://ml", "3", "abc") == "https://ml/#/experiments/3/runs/abc"
+    assert links.model_version_url("https://ml", "fraud model", "2") == (
+        "https://ml/#/models/fraud%20model/versions/2"
+    )
+
+
+def test_a_link_the_task_never_reached_has_no_url() -> None:
+    op = TrainModelOperator(task_id="train", use_case="fraud")
+    assert [link.get_link(op, ti_key=None) for link in op.operator_extra_links] == [""]
+
+
+def test_training_dag_serialises_the_extra_links() -> None:
+    """The UI reads each link's XCom by the names the serialized DAG carries."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags")).dags[
+        "fraud_training"
+    ]
+    tasks = {
+        t["__var"]["task_id"]: t["__var"] for t in DagSerialization.to_dict(dag)["dag"]["tasks"]
+    }
+    assert tasks["train"]["_operator_extra_links"] == {"MLflow run": "_link_MlflowRunLink"}
+    assert set(tasks["evaluation_gate"]["_operator_extra_links"]) == {
+        "Gate verdict",
+        "Model version",
+    }
+    assert set(tasks["validate"]["_operator_extra_links"]) == {"Data Docs", "Quarantine"}
