@@ -364,15 +364,18 @@ def bench_topk(
 
 
 GATE_WORSE_FEATURE = "device"  # dropping it costs ~1/3 of the holdout PR-AUC (0.36 -> 0.24)
-GATE_OBVIOUS_FEATURE = "amount"  # dropping it costs ~5/6 (0.36 -> 0.06)
 
 
-def bench_gate(cycles: int = 30, rows: int = 5_000) -> dict[str, float]:
+def bench_gate(cycles: int = 30, rows: int = 20_000) -> dict[str, float]:
     """The fraud gate on 30 daily retrain-and-gate cycles of the stationary generator, through
     the domain code (train_model + evaluate_gate, no MLflow): each day a model trained on the
     spec's window is gated against the champion (yesterday's promoted model) on its own
     holdout; a challenger trained the same way without one feature is gated against the same
     champion on the same rows.
+
+    20,000 rows a day (~210 holdout positives with the spec's 7-day window and 20% holdout):
+    at the demo's 5,000 (~56 positives) a third of PR-AUC is inside the noise, and the gate
+    says ``insufficient`` on about half the days (measured: 16 of 30), as it should.
 
     - false rejection: the fresh model, as good as the champion in expectation, is not
       promoted (``reject`` or ``insufficient``);
@@ -409,7 +412,7 @@ def bench_gate(cycles: int = 30, rows: int = 5_000) -> dict[str, float]:
             categoricals=tuple(c for c in schema.categoricals if c.name != column),
         )
 
-    worse_schemas = {c: without(c) for c in (GATE_WORSE_FEATURE, GATE_OBVIOUS_FEATURE)}
+    worse_schemas = {GATE_WORSE_FEATURE: without(GATE_WORSE_FEATURE)}
     champion = train_model(window_frame(start - dt.timedelta(days=1)), schema, params).pipeline
     fresh_verdicts: list[str] = []
     worse_verdicts: dict[str, list[str]] = {c: [] for c in worse_schemas}

@@ -104,7 +104,8 @@ class GateVerdict:
             f"\n\n## Evidence\n{ev['count']} {ev['unit']}"
             + (f" in {ev['rows']} rows" if "rows" in ev else "")
             + f" (the gate needs >= {ev['need']}); {ev['n_boot']} paired bootstrap resamples; "
-            f"{ev['per_test_confidence']:.1%} intervals per metric "
+            f"{ev['per_test_confidence']:.1%} intervals per metric, each one-sided decision "
+            f"erring at most {(1 - ev['confidence']) / len(metrics):.1%} "
             f"({ev['confidence']:.0%} family-wise).\n\n{head}\n{body}"
         )
 
@@ -129,7 +130,7 @@ def decide_on_evidence(
     evidence (the interval lies wholly below); the champion comparison follows
     ``rules.comparison``.
     """
-    level = evidence.bonferroni(rules.confidence, len(metrics))
+    level = evidence.one_sided_level(rules.confidence, len(metrics))
     reasons: list[str] = []
     record: dict[str, Any] = {
         "unit": unit,

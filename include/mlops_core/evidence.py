@@ -287,6 +287,10 @@ def compare(
     )
 
 
-def bonferroni(confidence: float, tests: int) -> float:
-    """The per-test confidence that keeps the family's error rate at ``1 - confidence``."""
-    return 1.0 - (1.0 - confidence) / max(1, tests)
+def one_sided_level(confidence: float, tests: int) -> float:
+    """The two-sided interval level whose each tail holds ``(1 - confidence) / tests``.
+
+    Every gate decision is one-sided (reject when the interval lies wholly *below* a floor or
+    a margin; superior when wholly above zero), so a family of ``tests`` such decisions errs
+    in at most ``1 - confidence`` of samples (Bonferroni) when each uses this interval."""
+    return 1.0 - 2.0 * (1.0 - confidence) / max(1, tests)

@@ -121,6 +121,8 @@ def test_paired_means_resample_users_for_every_model_alike() -> None:
     assert alone.high - alone.low > 0.03
 
 
-def test_bonferroni_splits_the_error_rate() -> None:
-    assert evidence.bonferroni(0.95, 2) == pytest.approx(0.975)
-    assert evidence.bonferroni(0.9, 1) == pytest.approx(0.9)
+def test_one_sided_level_splits_the_error_rate_over_the_tails_that_decide() -> None:
+    # Two one-sided decisions at 2.5% each: 95% two-sided intervals (2.5% per tail).
+    assert evidence.one_sided_level(0.95, 2) == pytest.approx(0.95)
+    assert evidence.one_sided_level(0.95, 1) == pytest.approx(0.90)
+    assert evidence.one_sided_level(0.9, 4) == pytest.approx(0.95)
