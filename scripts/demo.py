@@ -111,13 +111,13 @@ def retraining_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dic
     on the second alert day (one alert day never retrains), once labels from the drifted period
     have matured; the retrained model passes the gate and replaces the champion; later days do
     not retrain again (cooldown)."""
-    from mlops_core import ledger, registry, steps
+    from mlops_core import ledger, registry, sample_data
 
     settings, storage, schema = _lake(env)
     dag = _dag_runner(env, runs)
     before = registry.require(settings.mlflow_tracking_uri, "fraud_model")
     for day in MONITOR_DAYS:
-        steps.land_sample_partition(
+        sample_data.land_sample_partition(
             storage, schema, day, rows=rows, drift=1.0 if day >= DRIFT_FROM else 0.0
         )
     _say(f"landed {MONITOR_DAYS[0]}..{MONITOR_DAYS[-1]}; the data drifts from {DRIFT_FROM}")
@@ -280,7 +280,7 @@ def loans_scenario(env: dict[str, str], runs: list[dict]) -> dict[str, object]:
 
 
 def fraud_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str, object]:
-    from mlops_core import lake, registry, steps
+    from mlops_core import lake, registry, sample_data
 
     settings, storage, schema = _lake(env)
     dag = _dag_runner(env, runs)
@@ -290,11 +290,11 @@ def fraud_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str
     )
     day = HISTORY_START
     while day < TRAIN_DAY:
-        steps.land_sample_partition(storage, schema, day, rows=rows)
+        sample_data.land_sample_partition(storage, schema, day, rows=rows)
         day += dt.timedelta(days=1)
     dag("fraud_sample_landing", TRAIN_DAY, conf={"rows": rows})
     for day in SCORE_DAYS:
-        steps.land_sample_partition(storage, schema, day, rows=rows)
+        sample_data.land_sample_partition(storage, schema, day, rows=rows)
 
     dag("fraud_training", TRAIN_DAY)
     champion = registry.require(settings.mlflow_tracking_uri, "fraud_model")

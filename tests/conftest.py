@@ -120,7 +120,7 @@ def _file_hashes(root: Path) -> dict[str, str | None]:
 def _validated_lake_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A lake with one validated fraud day delivered twice (a current and an archived
     version, listed in its manifest) and scores for it, built once per session."""
-    from mlops_core import lake, steps
+    from mlops_core import lake, sample_data, steps
     from mlops_core.config import Settings
     from mlops_core.schema import load_schema
     from mlops_core.storage import LocalStorage
@@ -130,7 +130,7 @@ def _validated_lake_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     storage = LocalStorage(settings.storage_url)
     schema = load_schema("fraud")
     for batch, rows in (("guard-v1", 300), ("guard-v2", 320)):
-        steps.land_sample_partition(storage, schema, GUARD_DAY, rows=rows)
+        sample_data.land_sample_partition(storage, schema, GUARD_DAY, rows=rows)
         steps.extract(storage, schema, GUARD_DAY, batch)
         steps.validate(
             storage, schema, GUARD_DAY, settings=settings, batch_id=batch, with_label=True

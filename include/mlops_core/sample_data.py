@@ -9,9 +9,14 @@ countries, card-not-present channels, night hours, new devices and young account
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from mlops_core.schema import DatasetSchema
+    from mlops_core.storage import Storage
 
 CATEGORIES = np.array(
     [
@@ -177,3 +182,23 @@ def _device_for_channel(rng: np.random.Generator, channel: np.ndarray) -> np.nda
     mobile = channel == 3
     device[mobile] = rng.choice([3, 4, 5], size=mobile.sum(), p=[0.48, 0.48, 0.04])
     return device
+
+
+def land_sample_partition(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: dt.date,
+    *,
+    seed: int = 7,
+    rows: int = 5_000,
+    fmt: str = "csv",
+    drift: float = 0.0,
+) -> dict[str, Any]:
+    """Generate a day of synthetic card transactions into the landing zone, then
+    ``_SUCCESS`` (the fraud demo's producer for tests and benches; specs use
+    ``generators.land_sample``)."""
+    from mlops_core.generators import land_frame
+
+    frame = generate_transactions(day, seed=seed, n_rows=rows, drift=drift)
+    key = land_frame(storage, schema, day, frame, fmt=fmt)
+    return {"key": key, "rows": len(frame), "fraud_rate": float(frame[schema.label_column].mean())}

@@ -39,7 +39,6 @@ from mlops_core.evaluate import (
 from mlops_core.extract import ExtractResult, list_landing
 from mlops_core.outputs import OutputManifest
 from mlops_core.provenance import log_training_dataset
-from mlops_core.sample_data import generate_transactions
 from mlops_core.schema import DatasetSchema
 from mlops_core.score import file_sha256, score_file
 from mlops_core.storage import Storage
@@ -49,25 +48,6 @@ from mlops_core.windows import window_days
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
-
-
-def land_sample_partition(
-    storage: Storage,
-    schema: DatasetSchema,
-    day: dt.date,
-    *,
-    seed: int = 7,
-    rows: int = 5_000,
-    fmt: str = "csv",
-    drift: float = 0.0,
-) -> dict[str, Any]:
-    """Generate a day of synthetic card transactions into the landing zone, then
-    ``_SUCCESS`` (the fraud demo's producer; specs use ``generators.land_sample``)."""
-    from mlops_core.generators import land_frame
-
-    frame = generate_transactions(day, seed=seed, n_rows=rows, drift=drift)
-    key = land_frame(storage, schema, day, frame, fmt=fmt)
-    return {"key": key, "rows": len(frame), "fraud_rate": float(frame[schema.label_column].mean())}
 
 
 def extract(storage: Storage, schema: DatasetSchema, day: dt.date, batch_id: str) -> ExtractResult:

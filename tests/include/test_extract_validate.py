@@ -13,7 +13,7 @@ import json
 import pandas as pd
 import pytest
 
-from mlops_core import lake, steps
+from mlops_core import lake, sample_data, steps
 from mlops_core.config import Settings
 from mlops_core.errors import (
     CorruptInputError,
@@ -60,7 +60,7 @@ def _good(rows: int = 400) -> pd.DataFrame:
 
 def test_extract_csv_and_parquet_with_manifest(env) -> None:
     settings, storage = env
-    steps.land_sample_partition(storage, SCHEMA, DAY, rows=300, fmt="parquet")
+    sample_data.land_sample_partition(storage, SCHEMA, DAY, rows=300, fmt="parquet")
     result = steps.extract(storage, SCHEMA, DAY, "b1")
     assert result.status == "candidate" and result.working_key.startswith("staging/")
     assert result.rows == 300 and list(result.source_files) == [PREFIX + "part-000.parquet"]
@@ -84,7 +84,7 @@ def test_extraction_writes_identical_bytes(tmp_path) -> None:
     digests = []
     for name in ("a", "b"):
         storage = LocalStorage(tmp_path / name)
-        steps.land_sample_partition(storage, SCHEMA, DAY, rows=300)
+        sample_data.land_sample_partition(storage, SCHEMA, DAY, rows=300)
         first = steps.extract(storage, SCHEMA, DAY, "x")
         assert steps.extract(storage, SCHEMA, DAY, "y") == first  # the pending candidate
         digests.append(hashlib.sha256(storage.read_bytes(first.working_key)).hexdigest())
@@ -95,7 +95,7 @@ def test_extraction_writes_identical_bytes(tmp_path) -> None:
 def test_extract_and_validate_on_s3(moto_s3_endpoint, s3_bucket, tmp_path) -> None:
     settings = Settings.from_env({"MLOPS_DATA_ROOT": str(tmp_path)})
     storage = S3Storage(s3_bucket, "lake", endpoint_url=moto_s3_endpoint)
-    steps.land_sample_partition(storage, SCHEMA, DAY, rows=300)
+    sample_data.land_sample_partition(storage, SCHEMA, DAY, rows=300)
     steps.extract(storage, SCHEMA, DAY, "b1")
     report = steps.validate(storage, SCHEMA, DAY, settings=settings, batch_id="b1", with_label=True)
     assert report.success and storage.exists(
@@ -282,7 +282,7 @@ def test_window_extraction_reports_every_bad_day(env) -> None:
     settings, storage = env
     days = [DAY - dt.timedelta(days=2), DAY - dt.timedelta(days=1), DAY]
     for day in days:
-        steps.land_sample_partition(storage, SCHEMA, day, rows=300)
+        sample_data.land_sample_partition(storage, SCHEMA, day, rows=300)
     bad_day = days[1]
     frame = generate_transactions(bad_day, n_rows=300)
     frame.loc[3, "amount"] = -1

@@ -17,7 +17,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from mlops_core import monitoring, registry, steps
+from mlops_core import monitoring, registry, sample_data, steps
 from mlops_core.config import Settings
 from mlops_core.drift import DriftThresholds
 from mlops_core.evaluate import GateThresholds
@@ -52,7 +52,7 @@ def _train_register_load_monitor(
     storage = LocalStorage(settings.storage_url)
     train_days = [END - dt.timedelta(days=i) for i in range(3)]
     for day in train_days:
-        steps.land_sample_partition(storage, SCHEMA, day, rows=1_500)
+        sample_data.land_sample_partition(storage, SCHEMA, day, rows=1_500)
     ready = steps.extract_window(storage, SCHEMA, END, 3, "b")
     steps.validate_window(storage, SCHEMA, ready, settings=settings, batch_id="b")
     trained = steps.train(
@@ -71,7 +71,7 @@ def _train_register_load_monitor(
     assert registry.load_model(settings.mlflow_tracking_uri, champion) is not None
 
     live = END + dt.timedelta(days=1)
-    steps.land_sample_partition(storage, SCHEMA, live, rows=1_500)
+    sample_data.land_sample_partition(storage, SCHEMA, live, rows=1_500)
     steps.extract(storage, SCHEMA, live, "s")
     steps.validate(storage, SCHEMA, live, settings=settings, batch_id="s", with_label=False)
     steps.score(storage, SCHEMA, live, settings=settings, model_name=model)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_core import lake, ledger, registry, steps
+from mlops_core import lake, ledger, registry, sample_data, steps
 from mlops_core.config import Settings
 from mlops_core.errors import (
     GateRejectedError,
@@ -60,7 +60,7 @@ def world(tmp_path_factory):
     storage = LocalStorage(settings.storage_url)
     for offset in range(6):
         day = END - dt.timedelta(days=offset)
-        steps.land_sample_partition(storage, SCHEMA, day, rows=3_000)
+        sample_data.land_sample_partition(storage, SCHEMA, day, rows=3_000)
     days = steps.extract_window(storage, SCHEMA, END, 6, "b")
     steps.validate_window(storage, SCHEMA, days, settings=settings, batch_id="b")
     trained = steps.train(
@@ -222,7 +222,7 @@ def test_ledger_records_promotion_and_serves_as_of(world, model_name, champion) 
     with pytest.raises(NoChampionError, match="no version of"):
         ledger.champion_as_of(storage, model_name, AT.date() - dt.timedelta(days=1))
     day = AT.date()
-    steps.land_sample_partition(storage, SCHEMA, day, rows=500)
+    sample_data.land_sample_partition(storage, SCHEMA, day, rows=500)
     steps.extract(storage, SCHEMA, day, "b")
     steps.validate(storage, SCHEMA, day, settings=settings, batch_id="b", with_label=False)
     manifest = steps.score(

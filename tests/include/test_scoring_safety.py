@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from mlops_core import delivery, lake, registry, steps
+from mlops_core import delivery, lake, registry, sample_data, steps
 from mlops_core.config import Settings
 from mlops_core.errors import InputMissingError, ScoringInputError
 from mlops_core.sample_data import generate_transactions
@@ -31,7 +31,9 @@ def champion(tmp_path_factory):
     settings = Settings.from_env({"MLOPS_DATA_ROOT": str(root)})
     storage = LocalStorage(settings.storage_url)
     for offset in range(3):
-        steps.land_sample_partition(storage, SCHEMA, END - dt.timedelta(days=offset), rows=3_000)
+        sample_data.land_sample_partition(
+            storage, SCHEMA, END - dt.timedelta(days=offset), rows=3_000
+        )
     days = steps.extract_window(storage, SCHEMA, END, 3, "b")
     steps.validate_window(storage, SCHEMA, days, settings=settings, batch_id="b")
     trained = steps.train(

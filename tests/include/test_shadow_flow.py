@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from mlops_core import lake, ledger, registry, steps
+from mlops_core import lake, ledger, registry, sample_data, steps
 from mlops_core.config import Settings
 from mlops_core.evaluate import GateThresholds
 from mlops_core.monitoring import PerformanceThresholds, shadow_evaluation
@@ -30,7 +30,7 @@ def test_shadow_scoring_and_evidence_based_promotion(tmp_path) -> None:
     storage = LocalStorage(settings.storage_url)
     train_days = [dt.date(2026, 11, 1) + dt.timedelta(days=i) for i in range(6)]
     for day in train_days:
-        steps.land_sample_partition(storage, SCHEMA, day, rows=4_000)
+        sample_data.land_sample_partition(storage, SCHEMA, day, rows=4_000)
     end = train_days[-1]
     ready = steps.extract_window(storage, SCHEMA, end, 6, "b")
     steps.validate_window(storage, SCHEMA, ready, settings=settings, batch_id="b")
@@ -60,7 +60,7 @@ def test_shadow_scoring_and_evidence_based_promotion(tmp_path) -> None:
 
     live = [end + dt.timedelta(days=i) for i in range(1, 5)]
     for day in live:
-        steps.land_sample_partition(storage, SCHEMA, day, rows=4_000)
+        sample_data.land_sample_partition(storage, SCHEMA, day, rows=4_000)
         steps.extract(storage, SCHEMA, day, "s")
         steps.validate(storage, SCHEMA, day, settings=settings, batch_id="s", with_label=False)
         steps.score(storage, SCHEMA, day, settings=settings, model_name=MODEL)

@@ -12,7 +12,7 @@ import time
 import boto3
 import pytest
 
-from mlops_core import lake, steps
+from mlops_core import lake, sample_data, steps
 from mlops_core.recsys import steps as rec_steps
 from mlops_core.schema import load_schema
 from mlops_core.storage import S3Storage
@@ -47,7 +47,7 @@ def trained(cluster: AirflowCluster) -> dict:
     """Land a week of history on S3 and run fraud_training through the REST API with Params."""
     storage, schema = _lake(cluster), load_schema("fraud")
     for day in HISTORY:
-        steps.land_sample_partition(storage, schema, day, rows=3_000)
+        sample_data.land_sample_partition(storage, schema, day, rows=3_000)
     cluster.wait_for_dag("fraud_training")
     run_id = cluster.trigger(
         "fraud_training",
@@ -93,7 +93,7 @@ def test_deferred_sensor_resumes_when_marker_lands_on_s3(
         assert cluster.run_state("fraud_scoring", run_id) not in {"success", "failed"}
         time.sleep(2)
 
-    steps.land_sample_partition(storage, schema, LATE_DAY, rows=3_000)  # writes _SUCCESS last
+    sample_data.land_sample_partition(storage, schema, LATE_DAY, rows=3_000)  # writes _SUCCESS last
     assert cluster.wait_run("fraud_scoring", run_id, timeout=600) == "success"
     manifest = json.loads(
         storage.read_bytes(lake.scored_prefix(schema.name, LATE_DAY) + lake.MANIFEST)
@@ -144,7 +144,7 @@ def _backfill(cluster: AirflowCluster, dag_id: str, days: list[dt.date], *extra:
 def test_backfill_on_real_scheduler_is_idempotent(cluster: AirflowCluster, trained: dict) -> None:
     storage, schema = _lake(cluster), load_schema("fraud")
     for day in BACKFILL:
-        steps.land_sample_partition(storage, schema, day, rows=2_000)
+        sample_data.land_sample_partition(storage, schema, day, rows=2_000)
     cluster.wait_for_dag("fraud_scoring")
     _backfill(cluster, "fraud_scoring", BACKFILL)
     runs = _wait_backfill_completed(cluster)
