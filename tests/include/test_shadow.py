@@ -1,15 +1,26 @@
-"""The shadow comparison decides with a sequential test that stays valid over daily looks
-and reports its evidence and the sample it still needs."""
+"""The shadow comparison decides with a sequential test that stays valid over daily looks,
+reports its evidence and the sample it still needs, and restarts with a new version."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import log_ndtr
 
+from mlops_core import lake, registry
 from mlops_core.errors import SchemaError
+from mlops_core.monitoring import (
+    PerformanceThresholds,
+    judge_shadow,
+    shadow_prefix,
+    shadow_sequence,
+)
+from mlops_core.schema import load_schema
 from mlops_core.shadow import (
     INCONCLUSIVE,
     INSUFFICIENT,
@@ -20,6 +31,7 @@ from mlops_core.shadow import (
     compare,
     required_se,
 )
+from mlops_core.storage import LocalStorage
 
 POLICY = ShadowPolicy(min_rows=5_000, min_positives=40, n_boot=200)
 # Calibrated on mlops_core.sample_data.generate_transactions (bench/run.py measures it):
@@ -208,3 +220,105 @@ def test_better_challenger_is_promoted_within_six_daily_looks() -> None:
             break
     assert first is not None and 2 <= first <= 6, verdict.reason
     assert verdict.challenger_pr_auc - verdict.champion_pr_auc > 0.05
+
+
+# ----------------------------------------------------------------- the sequence in the lake
+
+SCHEMA = load_schema("fraud")
+START = dt.date(2026, 12, 1)
+
+
+def _publish(storage: LocalStorage, key_prefix: str, frame: pd.DataFrame, marker: str) -> None:
+    path = storage.path(key_prefix + ("data.parquet" if marker else "scores.parquet"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+    if marker:
+        storage.write_bytes(key_prefix + marker, b"{}")
+    else:
+        version = str(frame["model_version"].iloc[0])
+        storage.write_bytes(
+            key_prefix + lake.MANIFEST, json.dumps({"model_version": version}).encode()
+        )
+
+
+def _live_day(storage: LocalStorage, day: dt.date, champion: int, challenger: int, seed: int):
+    """A matured day: labels validated, champion scores, the challenger's shadow scores
+    (clearly better)."""
+    rng = np.random.default_rng(seed)
+    n = 4_000
+    y = (rng.random(n) < 0.02).astype(int)
+    ids = [f"{day}-{i}" for i in range(n)]
+    labels = pd.DataFrame({SCHEMA.id_column: ids, SCHEMA.label_column: y})
+    _publish(storage, lake.working_prefix(SCHEMA.name, day), labels, lake.VALIDATED_MARKER)
+    for zone, version, lift in ((lake.SCORED, champion, 0.8), (lake.SHADOW, challenger, 2.5)):
+        scores = pd.DataFrame(
+            {
+                SCHEMA.id_column: ids,
+                "score": y * lift + rng.normal(0, 1, n),
+                "model_version": version,
+            }
+        )
+        _publish(storage, lake.scored_prefix(SCHEMA.name, day, zone), scores, "")
+
+
+def _judge(storage, day: dt.date, champion: int, challenger: int, write: bool = True) -> dict:
+    result = judge_shadow(
+        storage,
+        SCHEMA,
+        day,
+        model_name="fraud_model",
+        champion_version=champion,
+        challenger_version=challenger,
+        perf=PerformanceThresholds(label_delay_days=1),
+        policy=ShadowPolicy(min_rows=1_000, min_positives=20, n_boot=200, min_effect=0.5),
+    )
+    if write:  # as shadow_evaluation stores it
+        key = shadow_prefix("fraud_model") + f"dt={day.isoformat()}.json"
+        storage.write_bytes(key, registry.dumps(result).encode())
+    return result
+
+
+def test_evidence_is_per_challenger_version_and_a_new_version_restarts(tmp_path) -> None:
+    storage = LocalStorage(tmp_path)
+    days = [START + dt.timedelta(days=i) for i in range(5)]
+    for i, day in enumerate(days):
+        _live_day(storage, day, champion=1, challenger=2 if i < 3 else 3, seed=i)
+    # Day 3's judgement sees the two matured days of challenger v2.
+    first = _judge(storage, days[2], 1, 2)
+    assert first["days"] == [d.isoformat() for d in days[:2]] and first["sequence"]["looks"] == 2
+    assert first["verdict"]["look"] == 2 and first["verdict"]["rows"] == 8_000
+    assert first["sequence"]["restarted"] is None
+    # Challenger v3 took over on day 4: its sequence holds only its own day.
+    later = _judge(storage, days[4], 1, 3)
+    assert later["days"] == [days[3].isoformat()] and later["verdict"]["look"] == 1
+    assert later["verdict"]["rows"] == 4_000
+    restarted = later["sequence"]["restarted"]
+    assert "restarted at look 1" in restarted and "challenger v2" in restarted
+    assert restarted in later["reason"]
+    # A new champion version restarts the sequence as well: no scores of it, no evidence.
+    other = _judge(storage, days[4] + dt.timedelta(days=1), 5, 3, write=False)
+    assert other["status"] == INSUFFICIENT and other["verdict"]["rows"] == 0
+    assert "champion v1" in other["sequence"]["restarted"]
+
+
+def test_a_rerun_of_the_day_decides_the_same(tmp_path) -> None:
+    storage = LocalStorage(tmp_path)
+    days = [START + dt.timedelta(days=i) for i in range(4)]
+    for i, day in enumerate(days):
+        _live_day(storage, day, champion=1, challenger=2, seed=10 + i)
+    _judge(storage, days[1], 1, 2)
+    once = registry.dumps(_judge(storage, days[3], 1, 2))
+    _judge(storage, days[2], 1, 2)  # a backfill of an earlier day in between
+    again = registry.dumps(_judge(storage, days[3], 1, 2))
+    assert once == again and json.loads(once)["status"] == PROMOTE
+
+
+def test_the_sequence_stops_reading_at_the_horizon(tmp_path) -> None:
+    storage = LocalStorage(tmp_path)
+    days = [START + dt.timedelta(days=i) for i in range(4)]
+    for i, day in enumerate(days):
+        _live_day(storage, day, champion=1, challenger=2, seed=20 + i)
+    data, seen = shadow_sequence(
+        storage, SCHEMA, days[-1], champion_version=1, challenger_version=2, max_looks=2
+    )
+    assert len(seen) == 4 and len(data) == 8_000  # four looks, the first two read
