@@ -215,12 +215,18 @@ def compare(
             if looks_short is not None and look + looks_short <= policy.max_looks
             else f"NOT within the {policy.max_looks}-look horizon at this traffic"
         )
-        reason = (
-            f"no clear difference yet: {evidence_text}. A gain of {policy.min_effect:.3f} "
-            f"needs ~{pos_needed} positives ({rows_needed} rows) for {policy.power:.0%} power: "
-            f"{sizes['positives_still_needed']} more positives, ~{looks_short} more looks, "
-            f"{reach}"
+        plan = (
+            f"a gain of {policy.min_effect:.3f} needs ~{pos_needed} positives ({rows_needed} "
+            f"rows) for {policy.power:.0%} power"
         )
+        if sizes["positives_still_needed"] or rows_short:
+            plan += (
+                f": {sizes['positives_still_needed']} more positives, ~{looks_short} more "
+                f"looks, {reach}"
+            )
+        else:
+            plan += ", which this sample has: a gain that large would most likely have shown"
+        reason = f"no clear difference yet: {evidence_text}; {plan}"
     if decision != INCONCLUSIVE:  # decided (or over): no more evidence is needed
         sizes.update(positives_still_needed=0, rows_still_needed=0, looks_still_needed=0)
     return ShadowVerdict(decision, reason, rows, positives, **evidence, **sizes)

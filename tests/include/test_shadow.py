@@ -106,6 +106,10 @@ def test_the_verdict_reports_look_counts_bounds_boundary_and_sample_still_needed
     per_look = 10_000 / 3
     assert verdict["looks_still_needed"] == math.ceil(verdict["rows_still_needed"] / per_look)
     assert f"{verdict['positives_still_needed']} more positives" in verdict["reason"]
+    close = strong + rng.normal(0, 0.15, len(y))  # nearly equal: this sample has the power
+    enough = compare(y, champion=close, challenger=strong, policy=POLICY, look=3)
+    assert enough.decision == INCONCLUSIVE and enough.positives_still_needed == 0
+    assert "which this sample has" in enough.reason
     decided = compare(y, champion=_data()[2][:10_000], challenger=strong, policy=POLICY)
     assert decided.decision == PROMOTE and decided.positives_still_needed == 0
 
