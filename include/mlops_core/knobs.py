@@ -272,8 +272,37 @@ class RetrainPolicy:
 
 @dataclass(frozen=True)
 class ShadowPolicy:
+    """When the shadow comparison may promote the challenger (``mlops_core.shadow``).
+
+    Decided daily on all matured rows both frozen versions scored, with an always-valid
+    one-sided test: the chance of *ever* promoting a challenger that is not better, over any
+    number of daily looks, stays below ``1 - confidence``. ``min_effect`` is the absolute
+    PR-AUC gain worth detecting: it scales the test's mixture and its power calculation
+    (the positives and rows needed to promote such a challenger with ``power``). After
+    ``max_looks`` matured days without a promotion the champion is kept. The bootstrap
+    (``n_boot`` label-stratified resamples seeded by ``seed``) gives the standard error;
+    below ``min_rows`` rows or ``min_positives`` positives nothing is decided."""
+
     min_rows: int = 10_000
     min_positives: int = 50
     n_boot: int = 400
     confidence: float = 0.95
     seed: int = 0
+    min_effect: float = 0.05
+    power: float = 0.8
+    max_looks: int = 30
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0.5 <= self.confidence < 1:
+            problems.append(f"confidence {self.confidence}: needs 0.5 <= confidence < 1")
+        if not 0.5 <= self.power < 1:
+            problems.append(f"power {self.power}: needs 0.5 <= power < 1")
+        if not 0 < self.min_effect < 1:
+            problems.append(f"min_effect {self.min_effect}: a PR-AUC gain in (0, 1)")
+        if self.max_looks < 1 or self.n_boot < 100:
+            problems.append(
+                f"max_looks {self.max_looks} and n_boot {self.n_boot}: need >= 1 and >= 100"
+            )
+        if problems:
+            raise SchemaError("shadow: " + "; ".join(problems))

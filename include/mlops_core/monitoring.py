@@ -151,11 +151,17 @@ def _labelled_scores(
 
 
 def _version_days(
-    storage: Storage, schema: DatasetSchema, version: int, after: str, until: str
+    storage: Storage,
+    schema: DatasetSchema,
+    version: int,
+    after: str,
+    until: str,
+    zone: str = lake.SCORED,
 ) -> list[str]:
-    """Days in (after, until] whose published scores are the version's, oldest first."""
+    """Days in (after, until] whose published scores in ``zone`` are the version's, oldest
+    first."""
     days = []
-    for key in storage.list(f"{lake.SCORED}/{schema.name}/"):
+    for key in storage.list(f"{zone}/{schema.name}/"):
         if not key.endswith(lake.MANIFEST) or "dt=" not in key:
             continue
         part = key.split("dt=")[1].split("/")[0]
@@ -662,38 +668,44 @@ def render_html(
     )
 
 
-def shadow_evaluation(
+def shadow_prefix(model: str) -> str:
+    """One record per judged day, ``dt=<day>.json``; a rerun of the day rewrites it."""
+    return f"monitoring/{model}/shadow/"
+
+
+def shadow_sequence(
     storage: Storage,
     schema: DatasetSchema,
-    day: dt.date,
+    last_matured: dt.date,
     *,
-    settings: Settings,
-    model_name: str,
-    perf: PerformanceThresholds,
-    policy: Any,
-    window_days: int = 7,
-) -> dict[str, Any]:
-    """Compare the shadow-scored challenger with the champion on matured labels; promote the
-    challenger when the bootstrap interval says it is better (recorded in the ledger)."""
-    from mlops_core import steps
-    from mlops_core.shadow import PROMOTE, compare
+    champion_version: int,
+    challenger_version: int,
+    max_looks: int,
+) -> tuple[pd.DataFrame | None, list[str]]:
+    """The sequence's evidence: every matured day up to ``last_matured`` on which the frozen
+    challenger version was shadow-scored, joined row by row with the champion version's
+    scores and the labels (rows either model did not score are left out), oldest first.
 
-    challenger, why = steps.shadow_candidate(settings, model_name)
-    champion = registry.require(settings.mlflow_tracking_uri, model_name)
-    result: dict[str, Any] = {"day": day.isoformat(), "champion_version": champion.version}
-    if challenger is None:
-        return {**result, "status": "skipped", "reason": why}
-    last = day - dt.timedelta(days=perf.label_delay_days)
+    Returns the rows of the first ``max_looks`` such days (the horizon; ``None`` when there
+    are none) and all the sequence's days: look ``k`` is its ``k``-th matured day, so a new
+    challenger (or champion) version starts at look 1 with none of the earlier rows."""
     frames, days = [], []
-    for offset in range(window_days):
-        current = (last - dt.timedelta(days=offset)).isoformat()
+    shadow_days = _version_days(
+        storage, schema, challenger_version, "", last_matured.isoformat(), lake.SHADOW
+    )
+    for current in shadow_days:
+        if len(frames) == max_looks:
+            days.append(current)  # past the horizon: counted as a look, not read
+            continue
         labels = _read_working(storage, schema, current)
         champ = _read_scores(storage, schema, current)
         shadow = _read_scores(storage, schema, current, lake.SHADOW)
         if labels is None or champ is None or shadow is None:
             continue
-        champ = champ[champ["model_version"] == int(champion.version)]
-        shadow = shadow[shadow["model_version"] == int(challenger.version)]
+        if schema.label_column not in labels.columns:
+            continue
+        champ = champ[champ["model_version"] == int(champion_version)]
+        shadow = shadow[shadow["model_version"] == int(challenger_version)]
         joined = (
             labels[[schema.id_column, schema.label_column]]
             .merge(champ[[schema.id_column, "score"]], on=schema.id_column)
@@ -706,30 +718,145 @@ def shadow_evaluation(
         if len(joined):
             frames.append(joined)
             days.append(current)
-    if frames:
-        data = pd.concat(frames, ignore_index=True)
+    return (pd.concat(frames, ignore_index=True) if frames else None), days
+
+
+def _previous_judgement(storage: Storage, model: str, day: dt.date) -> dict[str, Any] | None:
+    """The newest shadow record of a day before ``day`` that judged a challenger."""
+    for key in reversed(storage.list(shadow_prefix(model))):
+        part = key.rsplit("dt=", 1)[-1].removesuffix(".json")
+        if part < day.isoformat():
+            record = json.loads(storage.read_bytes(key))
+            if record.get("challenger_version") is not None:
+                return record
+    return None
+
+
+def judge_shadow(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: dt.date,
+    *,
+    model_name: str,
+    champion_version: int | str,
+    challenger_version: int | str,
+    perf: PerformanceThresholds,
+    policy: Any,
+) -> dict[str, Any]:
+    """Look at the shadow sequence of (champion, challenger) versions on ``day``: pool its
+    matured days (labels ``perf.label_delay_days`` old) and decide with the sequential test
+    of ``mlops_core.shadow``. Nothing is written; the result says whether the sequence
+    restarted since the last judged day (another challenger or champion version)."""
+    from mlops_core.shadow import INSUFFICIENT, ShadowVerdict, compare
+
+    last = day - dt.timedelta(days=perf.label_delay_days)
+    data, days = shadow_sequence(
+        storage,
+        schema,
+        last,
+        champion_version=int(champion_version),
+        challenger_version=int(challenger_version),
+        max_looks=policy.max_looks,
+    )
+    look = len(days)
+    if data is None:
+        verdict = ShadowVerdict(
+            INSUFFICIENT,
+            f"no matured partition up to {last} scored by both champion version "
+            f"{champion_version} and challenger version {challenger_version} yet",
+            0,
+            0,
+            look=0,
+            max_looks=policy.max_looks,
+        )
+    else:
         verdict = compare(
             schema.target(data[schema.label_column]),
             data["score_champion"].to_numpy(),
             data["score_challenger"].to_numpy(),
             policy,
+            look=look,
         )
-    else:
-        from mlops_core.shadow import INSUFFICIENT, ShadowVerdict
+    sequence: dict[str, Any] = {
+        "first_day": days[0] if days else None,
+        "looks": look,
+        "restarted": None,
+    }
+    previous = _previous_judgement(storage, model_name, day)
+    if previous is not None and (
+        str(previous["challenger_version"]) != str(challenger_version)
+        or str(previous["champion_version"]) != str(champion_version)
+    ):
+        sequence["restarted"] = (
+            f"the sequence restarted at look 1 on {sequence['first_day'] or 'its first day'}: "
+            f"champion v{champion_version} vs challenger v{challenger_version} replaces "
+            f"champion v{previous['champion_version']} vs challenger "
+            f"v{previous['challenger_version']} (last judged {previous['day']}); none of the "
+            "earlier evidence counts"
+        )
+        log.warning("%s shadow: %s", model_name, sequence["restarted"])
+    reason = verdict.reason
+    if sequence["restarted"]:
+        reason = f"{reason} ({sequence['restarted']})"
+    return {
+        "day": day.isoformat(),
+        "champion_version": str(champion_version),
+        "challenger_version": str(challenger_version),
+        "status": verdict.decision,
+        "days": days[: policy.max_looks],
+        "sequence": sequence,
+        "verdict": verdict.to_dict(),
+        "reason": reason,
+    }
 
-        verdict = ShadowVerdict(
-            INSUFFICIENT, "no matured partition scored by both models yet", 0, 0
-        )
-    result.update(
-        {
-            "status": verdict.decision,
-            "challenger_version": challenger.version,
-            "days": sorted(days),
-            "verdict": verdict.to_dict(),
-            "reason": verdict.reason,
+
+def shadow_evaluation(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: dt.date,
+    *,
+    settings: Settings,
+    model_name: str,
+    perf: PerformanceThresholds,
+    policy: Any,
+) -> dict[str, Any]:
+    """Judge the shadow-scored challenger against the champion on all matured labels of its
+    sequence (:func:`judge_shadow`); promote it when the sequential test says it is better
+    (recorded in the ledger). Writes ``monitoring/<model>/shadow/dt=<day>.json``.
+
+    A rerun of a day decides the same: the evidence is read from the lake and the bootstrap
+    is seeded; a rerun after that day's promotion returns its record unchanged."""
+    from mlops_core import steps
+    from mlops_core.shadow import PROMOTE
+
+    key = shadow_prefix(model_name) + f"dt={day.isoformat()}.json"
+    challenger, why = steps.shadow_candidate(settings, model_name)
+    champion = registry.require(settings.mlflow_tracking_uri, model_name)
+    if storage.exists(key):
+        stored = json.loads(storage.read_bytes(key))
+        if stored.get("status") == PROMOTE and str(stored.get("challenger_version")) == str(
+            champion.version
+        ):
+            log.info("%s: %s already promoted v%s", model_name, day, champion.version)
+            return stored
+    if challenger is None:
+        return {
+            "day": day.isoformat(),
+            "champion_version": champion.version,
+            "status": "skipped",
+            "reason": why,
         }
+    result = judge_shadow(
+        storage,
+        schema,
+        day,
+        model_name=model_name,
+        champion_version=champion.version,
+        challenger_version=challenger.version,
+        perf=perf,
+        policy=policy,
     )
-    if verdict.decision == PROMOTE:
+    if result["status"] == PROMOTE:
         at = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
         result["promotion"] = steps.promote(
             settings,
@@ -739,7 +866,5 @@ def shadow_evaluation(
             actor=f"shadow evaluation {day.isoformat()}",
             at=at,
         )
-    storage.write_bytes(
-        f"monitoring/{model_name}/shadow/dt={day.isoformat()}.json", registry.dumps(result).encode()
-    )
+    storage.write_bytes(key, registry.dumps(result).encode())
     return result

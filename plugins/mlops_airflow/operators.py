@@ -650,8 +650,9 @@ class RollbackChampionOperator(MlopsBaseOperator):
 
 
 class ShadowEvaluationOperator(MlopsBaseOperator):
-    """Compare the shadow-scored challenger with the champion on matured labels (bootstrap
-    interval, minimum sample) and promote it when the evidence says it is better."""
+    """Judge the shadow-scored challenger against the champion on every matured day of its
+    sequence (a sequential test valid over daily looks, minimum sample, horizon) and promote
+    it when the evidence says it is better."""
 
     template_fields: Sequence[str] = ("day", "label_delay_days", "min_positives")
 

@@ -1,9 +1,10 @@
 """Shadow mode end to end in the domain: a gate-passed challenger is scored next to a weak
-champion, and once labels mature the bootstrap evidence promotes it through the ledger."""
+champion, and once labels mature the sequential test promotes it through the ledger."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from mlops_core import lake, ledger, registry, sample_data, steps
 from mlops_core.config import Settings
@@ -103,5 +104,18 @@ def test_shadow_scoring_and_evidence_based_promotion(tmp_path) -> None:
         f"shadow evaluation {judge_day}",
     )
     assert storage.exists(f"monitoring/{MODEL}/shadow/dt={judge_day.isoformat()}.json")
+    assert result["verdict"]["look"] == 4 and result["sequence"]["first_day"] == str(live[0])
+    # A rerun of the promoting day decides the same (its record, not a skip).
+    again = shadow_evaluation(
+        storage,
+        SCHEMA,
+        judge_day,
+        settings=settings,
+        model_name=MODEL,
+        perf=PerformanceThresholds(label_delay_days=1),
+        policy=ShadowPolicy(min_rows=10_000, min_positives=40, n_boot=200),
+    )
+    assert again == json.loads(registry.dumps(result))
+    assert len(ledger.read_ledger(storage, MODEL)) == 2  # setup + shadow: promoted once
     # With the challenger now champion there is nothing left to shadow.
     assert steps.shadow_candidate(settings, MODEL)[0] is None

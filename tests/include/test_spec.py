@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_core.knobs import GateThresholds, RecTrainParams, TrainParams
+from mlops_core.knobs import GateThresholds, RecTrainParams, ShadowPolicy, TrainParams
 from mlops_core.spec import SpecError, available_specs, load_spec, parse_spec
 
 BASE = """
@@ -122,6 +122,14 @@ def test_the_loans_spec_is_unlike_fraud() -> None:
             "monitoring.drift.psi_warm: unknown key",
         ),
         (
+            ("gate:\n", "monitoring:\n  shadow: {max_look: 30}\ngate:\n"),
+            "monitoring.shadow.max_look: unknown key",
+        ),
+        (
+            ("gate:\n", "monitoring:\n  shadow: {min_effect: 0, power: 0.3}\ngate:\n"),
+            "monitoring.shadow: shadow: power 0.3: needs 0.5 <= power < 1; min_effect 0",
+        ),
+        (
             ("gate:\n", "monitoring:\n  policy: {alert_days_required: 4}\ngate:\n"),
             "monitoring.policy: alert_days_required (4) must be between 1 and "
             "alert_days_window (3)",
@@ -173,6 +181,15 @@ def test_ranking_refuses_what_it_does_not_have() -> None:
 
     assert "model.search: task implicit_ranking has no model search yet" in message
     assert "monitoring: task implicit_ranking has no monitoring yet" in message
+
+
+def test_the_shadow_section_sets_the_sequential_test() -> None:
+    assert load_spec("fraud").monitoring.shadow == ShadowPolicy(min_positives=50)
+    text = BASE.replace(
+        "gate:\n", "monitoring:\n  shadow: {min_effect: 0.03, power: 0.9, max_looks: 45}\ngate:\n"
+    )
+    shadow = parse_spec(text, source="team/churn.yaml").monitoring.shadow
+    assert (shadow.min_effect, shadow.power, shadow.max_looks) == (0.03, 0.9, 45)
 
 
 def test_a_shared_setting_given_once_applies_to_both() -> None:
