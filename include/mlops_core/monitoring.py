@@ -827,7 +827,7 @@ def shadow_evaluation(
     A rerun of a day decides the same: the evidence is read from the lake and the bootstrap
     is seeded; a rerun after that day's promotion returns its record unchanged."""
     from mlops_core import steps
-    from mlops_core.shadow import PROMOTE
+    from mlops_core.shadow import KEEP, PROMOTE
 
     key = shadow_prefix(model_name) + f"dt={day.isoformat()}.json"
     challenger, why = steps.shadow_candidate(settings, model_name)
@@ -856,6 +856,22 @@ def shadow_evaluation(
         perf=perf,
         policy=policy,
     )
+    if result["status"] in (PROMOTE, KEEP):
+        # The comparison concluded: the challenger is no longer frozen in shadow, and a newer
+        # gate-passed version may take its place (steps.enter_shadow).
+        registry.tag_version(
+            settings.mlflow_tracking_uri, challenger, {steps.SHADOW_OUTCOME: result["status"]}
+        )
+    if result["status"] == KEEP:
+        registry.release_challenger(settings.mlflow_tracking_uri, model_name, challenger.version)
+        log.warning(
+            "%s: shadow comparison of challenger v%s concluded keep on %s; alias challenger "
+            "released, champion v%s stays",
+            model_name,
+            challenger.version,
+            day,
+            champion.version,
+        )
     if result["status"] == PROMOTE:
         at = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
         result["promotion"] = steps.promote(

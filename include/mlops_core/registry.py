@@ -323,6 +323,13 @@ def register_version(
     return ModelRef(model_name, version, run_id, f"version:{version}")
 
 
+def release_challenger(tracking_uri: str, model_name: str, version: str) -> None:
+    """Remove alias ``challenger`` if it still points at ``version``."""
+    mlc = client(tracking_uri)
+    mv = mlc.get_model_version(model_name, str(version))
+    _drop_alias_from(mlc, ModelRef(model_name, str(version), mv.run_id, ""), CHALLENGER)
+
+
 def set_challenger(tracking_uri: str, model_name: str, version: str) -> ModelRef:
     """Point alias ``challenger`` at ``version``."""
     mlc = client(tracking_uri)

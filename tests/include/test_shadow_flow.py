@@ -26,7 +26,7 @@ LOOSE = GateThresholds(
 )
 
 
-def test_shadow_scoring_and_evidence_based_promotion(tmp_path) -> None:
+def test_shadow_scoring_and_evidence_based_promotion(tmp_path, monkeypatch) -> None:
     settings = Settings.from_env({"MLOPS_DATA_ROOT": str(tmp_path)})
     storage = LocalStorage(settings.storage_url)
     train_days = [dt.date(2026, 11, 1) + dt.timedelta(days=i) for i in range(6)]
@@ -119,3 +119,31 @@ def test_shadow_scoring_and_evidence_based_promotion(tmp_path) -> None:
     assert len(ledger.read_ledger(storage, MODEL)) == 2  # setup + shadow: promoted once
     # With the challenger now champion there is nothing left to shadow.
     assert steps.shadow_candidate(settings, MODEL)[0] is None
+    # The comparison concluded, so the waiting version may now enter shadow.
+    assert (
+        registry.version_tags(
+            settings.mlflow_tracking_uri, registry.ModelRef(MODEL, strong, "", "")
+        )[steps.SHADOW_OUTCOME]
+        == "promote"
+    )
+    assert steps.enter_shadow(settings, MODEL, later, at=at)["entered"] is True
+
+    # A comparison that concludes "keep" releases the challenger alias (the champion stays).
+    import mlops_core.monitoring as monitoring
+
+    def concluded(*args, **kwargs):
+        return {"day": str(judge_day), "status": "keep", "reason": "champion better"}
+
+    monkeypatch.setattr(monitoring, "judge_shadow", concluded)
+    kept = shadow_evaluation(
+        storage,
+        SCHEMA,
+        judge_day + dt.timedelta(days=1),
+        settings=settings,
+        model_name=MODEL,
+        perf=PerformanceThresholds(label_delay_days=1),
+        policy=ShadowPolicy(min_rows=10_000, min_positives=40, n_boot=200),
+    )
+    assert kept["status"] == "keep"
+    assert registry.resolve(settings.mlflow_tracking_uri, MODEL, registry.CHALLENGER) is None
+    assert registry.require(settings.mlflow_tracking_uri, MODEL).version == strong
