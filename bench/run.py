@@ -422,6 +422,7 @@ def bench_gate(cycles: int = 30, rows: int = 20_000) -> dict[str, float]:
     fresh_verdicts: list[str] = []
     worse_verdicts: dict[str, list[str]] = {c: [] for c in worse_schemas}
     positives: list[int] = []
+    pr_auc: dict[str, list[float]] = {"fresh": [], "champion": [], **{c: [] for c in worse_schemas}}
     started = time.perf_counter()
     for i in range(cycles):
         day = start + dt.timedelta(days=i)
@@ -438,12 +439,14 @@ def bench_gate(cycles: int = 30, rows: int = 20_000) -> dict[str, float]:
             thresholds,
         )
         fresh_verdicts.append(verdict.decision)
+        pr_auc["fresh"].append(verdict.challenger["pr_auc"])
+        pr_auc["champion"].append(verdict.champion["pr_auc"])
         for column, worse_schema in worse_schemas.items():
             worse = train_model(frame, worse_schema, params)
             scores = worse.pipeline.predict_proba(holdout[worse_schema.model_input_columns])[:, 1]
-            worse_verdicts[column].append(
-                evaluate_gate(y, scores, champ_scores, thresholds).decision
-            )
+            judged = evaluate_gate(y, scores, champ_scores, thresholds)
+            worse_verdicts[column].append(judged.decision)
+            pr_auc[column].append(judged.challenger["pr_auc"])
         if verdict.decision == PROMOTE:
             champion = fresh.pipeline
     counts = {
@@ -454,6 +457,10 @@ def bench_gate(cycles: int = 30, rows: int = 20_000) -> dict[str, float]:
         f"gate: {cycles} cycles of {window} days x {rows} rows ({time.perf_counter() - started:.0f}s); "
         f"holdout positives min {min(positives)} median {sorted(positives)[len(positives) // 2]}; "
         f"verdicts {counts}"
+    )
+    log(
+        "gate: mean holdout PR-AUC "
+        + ", ".join(f"{name} {sum(v) / len(v):.3f}" for name, v in pr_auc.items())
     )
     promoted = {c: v.count(PROMOTE) / cycles for c, v in worse_verdicts.items()}
     log(

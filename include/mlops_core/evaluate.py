@@ -199,12 +199,15 @@ def decide_on_evidence(
         if i == 0 and rules.comparison == "superiority" and result.outcome != evidence.SUPERIOR:
             rejected = True
             reasons.append(f"superiority required: {metric} is not shown better than the champion")
-        if result.reference.estimate > 0:
+        # Absence of evidence: only a comparison the interval leaves open (it straddles the
+        # margin) leans on the sample's power; superior / non-inferior ones are decided.
+        if result.outcome == evidence.INCONCLUSIVE and result.reference.estimate > 0:
             weakest = max(weakest, result.detectable_drop / result.reference.estimate)
     if not rejected and weakest > rules.max_detectable_drop:
         more = int(np.ceil(count * (weakest / rules.max_detectable_drop) ** 2)) - count
         reasons.append(
-            f"not enough evidence: with {count} {unit} the gate only detects a relative "
+            f"not enough evidence: an open comparison, and with {count} {unit} the gate only "
+            "detects a relative "
             f"drop of {weakest:.0%} (80% power), the policy needs {rules.max_detectable_drop:.0%}; "
             f"about {more} more {unit} are needed. The champion is kept"
         )

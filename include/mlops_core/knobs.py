@@ -69,8 +69,8 @@ class GateEvidence:
     more than ``relative_margin`` of the champion's value; ``superiority`` promotes only one
     shown better on the first gated metric. ``confidence`` is family-wise over the gated
     metrics (Bonferroni); ``n_boot`` paired resamples (seeded by ``bootstrap_seed``); a
-    sample that could not reveal a relative drop of ``max_detectable_drop`` with 80% power
-    gives ``insufficient``."""
+    comparison left open (its interval straddles the margin) on a sample that could not
+    reveal a relative drop of ``max_detectable_drop`` with 80% power gives ``insufficient``."""
 
     comparison: str = "non_inferiority"
     relative_margin: float = 0.05
