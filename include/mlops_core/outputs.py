@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops_core import delivery, lake
+from mlops_core import delivery, lake, registry
 from mlops_core.schema import DatasetSchema
 from mlops_core.storage import Storage
 
@@ -69,10 +69,6 @@ def read(storage: Storage, dataset: str, day: dt.date, zone: str = lake.SCORED) 
     return json.loads(storage.read_bytes(key)) if storage.exists(key) else None
 
 
-def dumps(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, indent=2, sort_keys=True, default=str).encode()
-
-
 def publish(
     storage: Storage,
     schema: DatasetSchema,
@@ -90,7 +86,7 @@ def publish(
         raise ValueError(f"output {manifest.output_key} is not under {prefix}")
     archived = archive_replaced(storage, schema, day, zone, manifest)
     storage.upload_file(path, manifest.output_key)
-    storage.write_bytes(prefix + lake.MANIFEST, dumps(manifest.to_dict()))
+    storage.write_bytes(prefix + lake.MANIFEST, registry.dumps(manifest.to_dict()).encode())
     return archived
 
 
