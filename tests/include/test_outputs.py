@@ -53,7 +53,7 @@ def _manifest(path: Path, version: str, **details) -> outputs.OutputManifest:
 
 @pytest.fixture
 def storage(tmp_path: Path) -> RecordingStorage:
-    return RecordingStorage((tmp_path / "lake").as_uri())
+    return RecordingStorage(str(tmp_path / "lake"))
 
 
 def test_manifest_is_written_after_the_output(storage, tmp_path) -> None:
