@@ -12,7 +12,7 @@ export PYTHONHASHSEED := 0
 # process, DAG parse and test recompiles Airflow from source (hosts often set this variable).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: install browser demo test test-fast bench lint airflow-ui mlflow-ui clean lock
+.PHONY: install browser demo test test-fast bench lint airflow airflow-ui mlflow-ui clean lock
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,8 +45,13 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check include plugins dags tests bench scripts
 
-airflow-ui: $(STAMP)
-	$(BIN)/python scripts/airflow_env.py api-server --port 8080
+# The embedded default as a live Airflow (scheduler, dag-processor, triggerer, api-server on
+# 127.0.0.1:8080, LocalExecutor, SQLite) over the demo's root: UI-triggered and Asset-triggered
+# runs execute. User admin; the password is only in .local/airflow/simple_auth_manager_passwords.json.generated.
+airflow: $(STAMP)
+	$(BIN)/python scripts/live_airflow.py --port 8080
+
+airflow-ui: airflow
 
 mlflow-ui: $(STAMP)
 	$(BIN)/python scripts/airflow_env.py mlflow-ui --port 5000

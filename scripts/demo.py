@@ -5,9 +5,12 @@ the demo's own data root: `<repo>/.local/`, or `--data-root PATH`. Inherited `ML
 `MLFLOW_*` and `AIRFLOW_*` settings are ignored (their names are printed) unless
 `--use-environment` is given. The demo marks the root it creates, refuses a non-empty root
 without that marker, and on a fresh run removes only its own entries in it (`--keep` removes
-nothing). The DAGs run through `airflow dags test`, the same task code the scheduler runs. The
-demo exits non-zero when any expected outcome is not met, and writes
-`<data root>/demo-summary.json`.
+nothing). The demo starts the embedded live Airflow (scripts/live_airflow.py: scheduler,
+dag-processor, triggerer, api-server on 127.0.0.1, LocalExecutor) with schedules off and triggers
+every run through its REST API, so the runs, their task logs, durations, notes and extra links are
+in the Airflow UI afterwards (`make airflow`). The fraud and retraining scenarios run in order;
+the recommender and loans scenarios run beside them. The demo exits non-zero when any expected
+outcome is not met, and writes `<data root>/demo-summary.json`.
 
     python scripts/demo.py [--data-root PATH] [--use-environment] [--keep] [--rows N]
 """
@@ -19,8 +22,11 @@ import datetime as dt
 import json
 import os
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -31,8 +37,10 @@ from airflow_env import (  # noqa: E402
     is_store_setting,
     migrate,
     prepare_data_root,
-    run_dag,
 )
+from live_airflow import LiveAirflow, free_port, live_environment, port_free  # noqa: E402
+
+from mlops_airflow.rest import AirflowRestClient  # noqa: E402
 
 HISTORY_START = dt.date(2026, 11, 1)
 TRAIN_DAY = dt.date(2026, 11, 7)
@@ -46,6 +54,23 @@ REC_SCORE_DAY = dt.date(2026, 11, 8)
 # The third use case lives on other dates and columns: text labels, nulls, issued_at.
 LOANS_TRAIN_DAY = dt.date(2025, 3, 14)
 LOANS_SCORE_DAY = dt.date(2025, 3, 15)
+
+
+# A DAG run through the live Airflow (fraud training with its gate is the longest, ~1-2 min).
+RUN_TIMEOUT = 900
+DEMO_DAGS = (
+    "fraud_sample_landing",
+    "fraud_training",
+    "fraud_scoring",
+    "fraud_monitoring",
+    "recommender_sample_landing",
+    "recommender_training",
+    "recommender_scoring",
+    "loans_sample_landing",
+    "loans_training",
+    "loans_scoring",
+)
+SCENARIOS = ("fraud", "retraining", "recommender", "loans")
 
 
 class DemoFailure(RuntimeError):
@@ -85,28 +110,72 @@ def land_bad_batch(env: dict[str, str], day: dt.date, rows: int) -> dict[str, ob
     return {"negative_amount_rows": 3, "duplicate_id_rows": 2}
 
 
-def _dag_runner(env: dict[str, str], runs: list[dict]):
-    def dag(dag_id: str, day: dt.date, expect: str = "success", conf: dict | None = None) -> None:
-        rc, seconds, log = run_dag(dag_id, day.isoformat(), env, conf=conf)
-        state = "success" if rc == 0 else "failed"
-        runs.append(
+class DagRunner:
+    """Runs DAGs for days through the live Airflow (REST trigger, scheduler, LocalExecutor) and
+    checks each final state against the expected one."""
+
+    def __init__(self, airflow: AirflowRestClient, runs: list[dict], base_url: str) -> None:
+        self.airflow, self.runs, self.base_url = airflow, runs, base_url
+
+    def start(
+        self, dag_id: str, day: dt.date, conf: dict | None = None, rerun: bool = False
+    ) -> tuple[str, dt.date, str, float]:
+        started = time.monotonic()
+        if rerun:  # what on-call does in the UI: clear the day's run; the scheduler reruns it
+            run_id = next(
+                r["run_id"]
+                for r in reversed(self.runs)
+                if r["dag_id"] == dag_id and r["day"] == day.isoformat()
+            )
+            self.airflow.clear_run(dag_id, run_id)
+        else:
+            run_id = self.airflow.trigger(dag_id, f"{day.isoformat()}T00:00:00Z", conf)
+        return dag_id, day, run_id, started
+
+    def finish(self, handle: tuple[str, dt.date, str, float], expect: str = "success") -> None:
+        dag_id, day, run_id, started = handle
+        run = self.airflow.wait_run(dag_id, run_id, timeout=RUN_TIMEOUT)
+        seconds = time.monotonic() - started
+        state = run["state"]
+        states = self.airflow.task_states(dag_id, run_id)
+        failed = sorted(t for t, s in states.items() if s == "failed")
+        url = f"{self.base_url}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
+        self.runs.append(
             {
                 "dag_id": dag_id,
                 "day": day.isoformat(),
+                "run_id": run_id,
                 "state": state,
                 "expected": expect,
                 "seconds": round(seconds, 1),
-                "log": str(log),
+                "failed_tasks": failed,
+                "url": url,
             }
         )
-        _say(f"{dag_id} {day}: {state} in {seconds:.0f}s (expected {expect}); log {log}")
+        _say(f"{dag_id} {day}: {state} in {seconds:.0f}s (expected {expect}); {url}")
         if state != expect:
-            raise DemoFailure(f"{dag_id} {day} ended {state}, expected {expect}; see {log}")
+            raise DemoFailure(
+                f"{dag_id} {day} ended {state} (failed tasks {failed}), expected {expect}; see {url}"
+            )
 
-    return dag
+    def __call__(
+        self,
+        dag_id: str,
+        day: dt.date,
+        expect: str = "success",
+        conf: dict | None = None,
+        rerun: bool = False,
+    ) -> None:
+        self.finish(self.start(dag_id, day, conf, rerun), expect)
+
+    def many(self, dag_id: str, days: list[dt.date]) -> None:
+        """Runs for several days at once (the scheduler runs them side by side)."""
+        handles = [self.start(dag_id, day) for day in days]
+        for handle in handles:
+            self.finish(handle)
 
 
-def retraining_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str, object]:
+def retraining_scenario(env: dict[str, str], rows: int, dag: DagRunner) -> dict[str, object]:
     """Drift from DRIFT_FROM: monitoring flags it on the first drifted day; the policy retrains
     on the second alert day (one alert day never retrains), once labels from the drifted period
     have matured; the retrained model passes the gate and replaces the champion; later days do
@@ -114,16 +183,17 @@ def retraining_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dic
     from mlops_core import ledger, registry, sample_data
 
     settings, storage, schema = _lake(env)
-    dag = _dag_runner(env, runs)
     before = registry.require(settings.mlflow_tracking_uri, "fraud_model")
     for day in MONITOR_DAYS:
         sample_data.land_sample_partition(
             storage, schema, day, rows=rows, drift=1.0 if day >= DRIFT_FROM else 0.0
         )
     _say(f"landed {MONITOR_DAYS[0]}..{MONITOR_DAYS[-1]}; the data drifts from {DRIFT_FROM}")
+    # The four days are scored side by side with the champion (as the daily scoring runs would
+    # have scored them); monitoring then walks the days in order, as its daily runs would.
+    dag.many("fraud_scoring", MONITOR_DAYS)
     decisions, retrain_runs = [], []
     for day in MONITOR_DAYS:
-        dag("fraud_scoring", day)
         dag("fraud_monitoring", day)
         record = json.loads(
             storage.read_bytes(f"monitoring/fraud_model/decisions/dt={day.isoformat()}.json")
@@ -174,7 +244,7 @@ def retraining_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dic
     }
 
 
-def recommender_scenario(env: dict[str, str], sessions: int, runs: list[dict]) -> dict[str, object]:
+def recommender_scenario(env: dict[str, str], sessions: int, dag: DagRunner) -> dict[str, object]:
     """27 days of interactions landed directly, the 28th through the producer DAG; train,
     gate against popularity, promote; then top-10 for every user for the next day."""
     from mlops_core import lake, registry, steps
@@ -183,7 +253,6 @@ def recommender_scenario(env: dict[str, str], sessions: int, runs: list[dict]) -
 
     settings, storage, _ = _lake(env)
     schema = load_schema("recommender")
-    dag = _dag_runner(env, runs)
     history = steps.window_days(REC_TRAIN_DAY, REC_WINDOW)[:-1]
     _say(f"landing {len(history)} days of interactions directly, then {REC_TRAIN_DAY} via the DAG")
     for day in history:
@@ -230,7 +299,7 @@ def recommender_scenario(env: dict[str, str], sessions: int, runs: list[dict]) -
     }
 
 
-def loans_scenario(env: dict[str, str], runs: list[dict]) -> dict[str, object]:
+def loans_scenario(env: dict[str, str], dag: DagRunner) -> dict[str, object]:
     """A use case added as one spec file (include/specs/loans.yaml), no code: 6 days landed
     directly, the 7th through its producer DAG; train (logistic regression compared with
     gradient boosting on a validation slice), gate, promote; score the next day."""
@@ -240,7 +309,6 @@ def loans_scenario(env: dict[str, str], runs: list[dict]) -> dict[str, object]:
 
     settings, storage, _ = _lake(env)
     spec = load_spec("loans")
-    dag = _dag_runner(env, runs)
     days = steps.window_days(LOANS_TRAIN_DAY, spec.train.window_days)
     for day in days[:-1]:
         land_sample(storage, spec, day)
@@ -279,11 +347,10 @@ def loans_scenario(env: dict[str, str], runs: list[dict]) -> dict[str, object]:
     }
 
 
-def fraud_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str, object]:
+def fraud_scenario(env: dict[str, str], rows: int, dag: DagRunner) -> dict[str, object]:
     from mlops_core import lake, registry, sample_data
 
     settings, storage, schema = _lake(env)
-    dag = _dag_runner(env, runs)
 
     _say(
         f"landing {(TRAIN_DAY - HISTORY_START).days} days of history directly, then {TRAIN_DAY} through the producer DAG"
@@ -304,8 +371,8 @@ def fraud_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str
     verdict = json.loads(verdict_path.read_text())
 
     scored = []
+    dag.many("fraud_scoring", SCORE_DAYS)
     for day in SCORE_DAYS:
-        dag("fraud_scoring", day)
         manifest = json.loads(
             storage.read_bytes(lake.scored_prefix(schema.name, day) + lake.MANIFEST)
         )
@@ -314,7 +381,7 @@ def fraud_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str
             raise DemoFailure(f"scoring {day} lost rows: {manifest}")
 
     _say(f"rerunning fraud_scoring for {SCORE_DAYS[0]} to check it rewrites identical bytes")
-    dag("fraud_scoring", SCORE_DAYS[0], conf={"day": SCORE_DAYS[0].isoformat()})
+    dag("fraud_scoring", SCORE_DAYS[0], rerun=True)
     rerun = json.loads(
         storage.read_bytes(lake.scored_prefix(schema.name, SCORE_DAYS[0]) + lake.MANIFEST)
     )
@@ -362,7 +429,9 @@ def fraud_scenario(env: dict[str, str], rows: int, runs: list[dict]) -> dict[str
         "bad_batch": {
             "day": BAD_DAY.isoformat(),
             "injected": injected,
-            "incident": incidents[-1] if incidents else None,
+            "incident": next(
+                (i for i in reversed(incidents) if i["dag_id"] == "fraud_scoring"), None
+            ),
             "champion_unchanged": after.version == champion.version,
         },
     }
@@ -384,6 +453,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the previous demo state")
     parser.add_argument("--rows", type=int, default=5_000, help="transactions per day")
     parser.add_argument("--sessions", type=int, default=2_500, help="user sessions per day")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="api-server port (a free one if taken)"
+    )
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -403,19 +475,60 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if removed:
         _say(f"removed the previous run's {', '.join(p.name for p in removed)} from {root}")
-    _say(f"data root {root}; Airflow home {env['AIRFLOW_HOME']} (SQLite)")
+    port = args.port if port_free(args.port) else free_port()
+    env = live_environment(env, port=port, schedules=False)
+    live = LiveAirflow(env, port)
+    _say(f"data root {root}; starting Airflow on {live.base_url} (SQLite, LocalExecutor)")
     migrate(env)
 
     runs: list[dict] = []
     summary: dict[str, object] = {"data_root": str(root), "dag_runs": runs, "scenarios": {}}
-    status = 0
+    errors: list[str] = []
     try:
-        summary["scenarios"]["fraud"] = fraud_scenario(env, args.rows, runs)
-        summary["scenarios"]["retraining"] = retraining_scenario(env, args.rows, runs)
-        summary["scenarios"]["recommender"] = recommender_scenario(env, args.sessions, runs)
-        summary["scenarios"]["loans"] = loans_scenario(env, runs)
-    except DemoFailure as exc:
-        summary["error"] = str(exc)
+        live.start()
+        live.wait_for_dags(list(DEMO_DAGS))
+        _say(
+            f"Airflow is up after {time.monotonic() - started:.0f}s; user admin, password in "
+            f"{live.home / 'simple_auth_manager_passwords.json.generated'}"
+        )
+        dag = DagRunner(live.client(), runs, live.base_url)
+
+        def chain(*steps: tuple[str, Callable[[], dict]]) -> None:
+            for name, step in steps:
+                try:
+                    summary["scenarios"][name] = step()
+                except Exception as exc:  # noqa: BLE001 - reported in the summary, demo fails
+                    errors.append(f"{name}: {type(exc).__name__}: {exc}")
+                    return
+
+        lanes = [
+            threading.Thread(
+                target=chain,
+                args=(
+                    ("fraud", lambda: fraud_scenario(env, args.rows, dag)),
+                    ("retraining", lambda: retraining_scenario(env, args.rows, dag)),
+                ),
+            ),
+            threading.Thread(
+                target=chain,
+                args=(
+                    ("recommender", lambda: recommender_scenario(env, args.sessions, dag)),
+                    ("loans", lambda: loans_scenario(env, dag)),
+                ),
+            ),
+        ]
+        for lane in lanes:
+            lane.start()
+        for lane in lanes:
+            lane.join()
+    finally:
+        live.stop()
+    status = 0
+    missing = [n for n in SCENARIOS if n not in summary["scenarios"]]
+    if missing and not errors:
+        errors.append(f"scenarios did not finish: {missing}")
+    if errors:
+        summary["error"] = "; ".join(errors)
         status = 1
     summary["wall_seconds"] = round(time.monotonic() - started, 1)
     summary["where_to_look"] = {
@@ -423,7 +536,9 @@ def main(argv: list[str] | None = None) -> int:
         "gate_verdicts": str(root / "reports" / "gates"),
         "data_docs": str(root / "reports" / "data_docs"),
         "incidents": str(root / "incidents.jsonl"),
-        "airflow_ui": "make airflow-ui  (http://localhost:8080)",
+        "airflow_ui": "make airflow  (http://127.0.0.1:8080, user admin, password in "
+        + str(live.home / "simple_auth_manager_passwords.json.generated")
+        + ")",
         "mlflow_ui": "make mlflow-ui  (http://localhost:5000)",
     }
     out = root / "demo-summary.json"

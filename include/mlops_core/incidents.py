@@ -7,7 +7,9 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-_RUNBOOK = re.compile(r"runbook: #([\w-]+)")
+# The runbook page the api-server serves (plugins/mlops_ui_plugin.py), one id per section.
+RUNBOOK_PATH = "/mlops/runbook"
+_RUNBOOK = re.compile(r"runbook: \S*#([\w-]+)")
 _QUARANTINE = re.compile(r"moved to (\S+?)(?:\s|\(|$)")
 
 
@@ -30,6 +32,32 @@ class Incident:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, default=str)
+
+
+def runbook_ref(section: str) -> str:
+    """``runbook: /mlops/runbook#<section>``, as failure messages carry it."""
+    return f"runbook: {RUNBOOK_PATH}#{section}"
+
+
+def failure_note(incident: Incident, limit: int = 1000) -> str:
+    """The on-call summary for the failed task instance's note (Markdown, at most ``limit``
+    characters): what broke, the failed check and rows, where the data went, what to read."""
+    first = next((line for line in incident.message.splitlines() if line.strip()), "")
+    first = re.sub(r"^\[\w+\]\s*\(runbook: \S+\)\s*", "", first)
+    head = [f"**{incident.exception_type}** in `{incident.task_id}` (try {incident.try_number})"]
+    if incident.check:
+        head.append(f"Check: `{incident.check}`")
+    if incident.files:
+        head.append("Files: " + ", ".join(f"`{f}`" for f in incident.files[:3]))
+    if incident.quarantine_path:
+        head.append(f"Quarantine: `{incident.quarantine_path}`")
+    head.append(f"Runbook: [{incident.runbook_section}]({RUNBOOK_PATH}#{incident.runbook_section})")
+    if incident.rows:
+        head.append(f"Offending rows (sample): {len(incident.rows)} shown in the log")
+    tail = "\n\n".join(head)
+    room = limit - len(tail) - 4
+    summary = first if len(first) <= room else first[: max(0, room - 1)] + "…"
+    return f"{summary}\n\n{tail}" if summary else tail
 
 
 def runbook_section(message: str, default: str = "general") -> str:

@@ -37,6 +37,7 @@ from mlops_core.evaluate import (
     evaluate_gate,
 )
 from mlops_core.extract import ExtractResult, list_landing
+from mlops_core.incidents import runbook_ref
 from mlops_core.outputs import OutputManifest
 from mlops_core.provenance import log_training_dataset
 from mlops_core.schema import DatasetSchema
@@ -441,7 +442,7 @@ def ensure_not_self_evaluation(
             f"window starts at {cutoffs['challenger']}: the gate would score the champion on "
             "its own training rows. Train for a day after the champion's cutoff, or roll the "
             "champion back first if the older model is wanted; nothing was promoted "
-            "(runbook: #self-evaluation)",
+            f"({runbook_ref('self-evaluation')})",
             check="champion_cutoff_before_evaluation",
         )
 

@@ -442,7 +442,9 @@ def _invalid_spec_dag(name: str, path: str, message: str) -> dict[str, DAG]:
     def fail(message: str) -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
-        raise AirflowFailException(f"[SpecError] (runbook: #schema-invalid)\n{message}")
+        from mlops_core.incidents import runbook_ref
+
+        raise AirflowFailException(f"[SpecError] ({runbook_ref('schema-invalid')})\n{message}")
 
     dag_id = f"spec_invalid__{name}"
     with DAG(

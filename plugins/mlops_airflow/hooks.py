@@ -106,3 +106,34 @@ class MlflowHook(BaseHook):
         except Exception as exc:  # noqa: BLE001 - reported to the UI, not raised
             return False, f"cannot reach MLflow at {self.tracking_uri}: {exc}"
         return True, f"MLflow at {self.tracking_uri} answered"
+
+
+class AirflowApiHook(BaseHook):
+    """Airflow's own REST API, for writing the failure summary as the task instance's note.
+
+    Connection ``mlops_airflow_api``: host is the api-server's base URL
+    (``http://127.0.0.1:8080``), login/password an Airflow user allowed to edit task instances
+    (role ``op``). ``scripts/live_airflow.py`` defines it for the embedded Airflow; without it
+    no note is written (and the notifier says so in the task log).
+    """
+
+    conn_name_attr = "airflow_api_conn_id"
+    default_conn_name = "mlops_airflow_api"
+    conn_type = "http"
+    hook_name = "Airflow REST API (task notes)"
+
+    def __init__(self, airflow_api_conn_id: str | None = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.airflow_api_conn_id = airflow_api_conn_id
+
+    def get_conn(self):
+        """An :class:`~mlops_airflow.rest.AirflowRestClient`, or None without the connection."""
+        from mlops_airflow.rest import AirflowRestClient
+
+        conn = _connection(self.airflow_api_conn_id)
+        if conn is None or not conn.host:
+            return None
+        host = conn.host if "://" in conn.host else f"http://{conn.host}"
+        if conn.port:
+            host = f"{host}:{conn.port}"
+        return AirflowRestClient(host, conn.login or "", conn.password or "", timeout=10)

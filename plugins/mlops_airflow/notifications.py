@@ -1,4 +1,5 @@
-"""Failure notifier: one incident summary per failed task, for the person on call."""
+"""Failure notifier: one incident summary per failed task, for the person on call: in the
+incident log (and webhook), in the task log, and as the failed task instance's note in the UI."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from airflow.sdk import BaseNotifier
 class IncidentNotifier(BaseNotifier):
     """Writes DAG, task, logical date, try, exception, failed check, input files, offending
     rows, quarantine path, log link and runbook section to ``<data root>/incidents.jsonl``,
-    and POSTs it to MLOPS_INCIDENT_WEBHOOK_URL when that is set."""
+    POSTs it to MLOPS_INCIDENT_WEBHOOK_URL when that is set, and writes its summary (what broke,
+    the quarantine path, a link to the runbook section) as the task instance's note through
+    the REST API (connection ``mlops_airflow_api``, see :class:`AirflowApiHook`)."""
 
     def notify(self, context: Any) -> None:
         # Imported here: this module is loaded by every DAG file at parse time.
@@ -51,3 +54,26 @@ class IncidentNotifier(BaseNotifier):
         except OSError as err:  # never mask the task's own failure
             self.log.error("Could not record incident: %s", err)
         self.log.error("Incident: %s", incident.to_json())
+        self._write_note(ti, str(context.get("run_id")), incident)
+
+    def _write_note(self, ti: Any, run_id: str, incident: Any) -> None:
+        from mlops_airflow.hooks import AirflowApiHook
+        from mlops_core.incidents import failure_note
+
+        client = AirflowApiHook().get_conn()
+        if client is None:
+            self.log.warning(
+                "No task note written: connection %s is not defined (the incident is in the "
+                "log above and in incidents.jsonl)",
+                AirflowApiHook.default_conn_name,
+            )
+            return
+        note = failure_note(incident)
+        try:
+            client.set_task_note(
+                ti.dag_id, run_id, ti.task_id, note, map_index=getattr(ti, "map_index", -1)
+            )
+        except Exception as err:  # noqa: BLE001 - never mask the task's own failure
+            self.log.error("Could not write the task note through %s: %s", client.base_url, err)
+            return
+        self.log.info("Task note written: %s", note.splitlines()[0])

@@ -23,6 +23,7 @@ from mlops_airflow.hooks import DataLakeHook, MlflowHook
 from mlops_airflow.links import LinkTargets
 from mlops_airflow.partitions import resolve_day
 from mlops_core.errors import PipelineError
+from mlops_core.incidents import runbook_ref
 
 
 def with_overrides(base: Any, overrides: dict[str, Any]) -> Any:
@@ -118,9 +119,9 @@ class MlopsBaseOperator(LinkTargets, BaseOperator):
                 )
             if not exc.retryable:
                 raise AirflowFailException(
-                    f"[{type(exc).__name__}] (runbook: #{exc.runbook})\n{exc}"
+                    f"[{type(exc).__name__}] ({runbook_ref(exc.runbook)})\n{exc}"
                 ) from exc
-            self.log.error("[%s] (runbook: #%s) %s", type(exc).__name__, exc.runbook, exc)
+            self.log.error("[%s] (%s) %s", type(exc).__name__, runbook_ref(exc.runbook), exc)
             raise
 
     def run(self, context: Context) -> Any:

@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from mlops_airflow.hooks import DataLakeHook
 from mlops_airflow.partitions import resolve_day
+from mlops_core.incidents import runbook_ref
 
 
 class PartitionSensor(BaseSensorOperator):
@@ -58,7 +59,7 @@ class PartitionSensor(BaseSensorOperator):
             day = resolve_day(self.day, context)
         except PipelineError as exc:  # a bad spec or day: waiting cannot fix it
             raise AirflowFailException(
-                f"[{type(exc).__name__}] (runbook: #{exc.runbook})\n{exc}"
+                f"[{type(exc).__name__}] ({runbook_ref(exc.runbook)})\n{exc}"
             ) from exc
         return lake.landing_prefix(name, day) + self.marker
 
@@ -91,7 +92,7 @@ class PartitionSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         if event.get("status") != "success":
             raise AirflowSensorTimeout(
-                f"[InputMissingError] (runbook: #input-missing) {event.get('key')} did not "
+                f"[InputMissingError] ({runbook_ref('input-missing')}) {event.get('key')} did not "
                 f"appear within {self.timeout:.0f}s. Check the producer's delivery for this "
                 "day; once the files and _SUCCESS marker are landed, clear this task."
             )

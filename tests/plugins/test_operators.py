@@ -112,7 +112,7 @@ def test_validation_failure_fails_without_retry_and_quarantines(lake_root: Local
     with pytest.raises(AirflowFailException) as err:
         validate.execute(_context())
     message = str(err.value)
-    assert message.startswith("[DataValidationError] (runbook: #data-validation-failed)")
+    assert message.startswith("[DataValidationError] (runbook: /mlops/runbook#data-validation-failed)")
     assert "expect_column_values_to_be_between on column 'amount'" in message
     assert "tx-20261107-0000004" in message
     assert isinstance(err.value.__cause__, DataValidationError)
@@ -213,7 +213,7 @@ def test_incident_notifier_writes_log_and_webhook(tmp_path, monkeypatch) -> None
     cause = DataValidationError("3 of 19 checks failed", quarantine_path="/lake/quarantine/x")
     try:
         raise AirflowFailException(
-            "[DataValidationError] (runbook: #data-validation-failed)\n..."
+            "[DataValidationError] (runbook: /mlops/runbook#data-validation-failed)\n..."
         ) from cause
     except AirflowFailException as exc:
         error = exc

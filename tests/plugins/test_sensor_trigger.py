@@ -159,5 +159,5 @@ def test_execute_complete_timeout_names_key_and_runbook() -> None:
     with pytest.raises(AirflowSensorTimeout) as err:
         sensor.execute_complete(_context(), {"status": "timeout", "key": "s3://b/lake/" + KEY})
     message = str(err.value)
-    assert KEY in message and "runbook: #input-missing" in message and "7200s" in message
+    assert KEY in message and "runbook: /mlops/runbook#input-missing" in message and "7200s" in message
     assert sensor.execute_complete(_context(), {"status": "success", "key": "k"}) == "k"
