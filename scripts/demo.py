@@ -132,6 +132,23 @@ class DagRunner:
             run_id = self.airflow.trigger(dag_id, f"{day.isoformat()}T00:00:00Z", conf)
         return dag_id, day, run_id, started
 
+    def logs(self, dag_id: str, run_id: str) -> str:
+        """Every task's log of the run (the last try of each), as the UI shows them."""
+        parts = []
+        for ti in self.airflow.task_instances(dag_id, run_id):
+            if ti["try_number"]:
+                text = self.airflow.task_log(dag_id, run_id, ti["task_id"], ti["try_number"])
+                parts.append(f"--- {ti['task_id']} ({ti['state']}) ---\n{text}")
+        return "\n".join(parts)
+
+    def attempt(
+        self, dag_id: str, day: dt.date, conf: dict | None = None, rerun: bool = False
+    ) -> tuple[str, str]:
+        """A run whose outcome the caller checks: (final state, task logs)."""
+        dag_id, day, run_id, started = self.start(dag_id, day, conf, rerun)
+        state = self.airflow.wait_run(dag_id, run_id, timeout=RUN_TIMEOUT)["state"]
+        return state, self.logs(dag_id, run_id)
+
     def finish(self, handle: tuple[str, dt.date, str, float], expect: str = "success") -> None:
         dag_id, day, run_id, started = handle
         run = self.airflow.wait_run(dag_id, run_id, timeout=RUN_TIMEOUT)

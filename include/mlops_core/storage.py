@@ -73,6 +73,12 @@ class LocalStorage:
     """
 
     def __init__(self, root: str | Path) -> None:
+        if isinstance(root, str) and "://" in root:
+            # Path("file:///x") is the relative folder "file:/x" in the working directory.
+            raise ValueError(
+                f"LocalStorage takes a directory, not a URL ({root!r}); "
+                "use storage_from_url for file:// and s3:// URLs"
+            )
         self.root = Path(root).resolve()
         self.url = str(self.root)
 

@@ -15,10 +15,10 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 
 import demo  # noqa: E402
-from airflow_env import airflow_env, migrate, run_dag  # noqa: E402
+from airflow_env import airflow_env  # noqa: E402
 
-# 17 `airflow dags test` runs of ~35-50 s each (most of it Airflow start-up per process) with
-# the integration stack beside it on two cores: 900 s was too tight (seen: 15 min).
+# 17 runs through a live Airflow (one start-up per test), with the integration stack beside it
+# on two cores.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 
@@ -54,11 +54,9 @@ def _asset_events(env: dict[str, str], asset_name: str) -> int:
     return count
 
 
-def _run_scenario(env: dict[str, str], rows: int = 3_000) -> dict:
-    migrate(env)
-    runs: list[dict] = []
-    result = demo.fraud_scenario(env, rows=rows, runs=runs)
-    assert [r["state"] for r in runs] == [r["expected"] for r in runs]
+def _run_scenario(env: dict[str, str], dag: demo.DagRunner, rows: int = 3_000) -> dict:
+    result = demo.fraud_scenario(env, rows=rows, dag=dag)
+    assert [r["state"] for r in dag.runs] == [r["expected"] for r in dag.runs]
     return result
 
 
@@ -90,9 +88,10 @@ def _check_lake(env: dict[str, str], result: dict) -> None:
     assert "tx-20261111-0000005" in incident["message"]  # an offending row is named
 
 
-def test_fraud_dags_local_lake(tmp_path: Path) -> None:
+def test_fraud_dags_local_lake(tmp_path: Path, live_dags) -> None:
     env = airflow_env(tmp_path, base=_clean_env({}))
-    result = _run_scenario(env, rows=5_000)  # the demo's volume: the retraining part below needs it
+    dag = live_dags(env)
+    result = _run_scenario(env, dag, rows=5_000)  # the demo's volume: the retraining part below needs it
 
     assert result["gate"]["decision"] == "promote"
     assert _registry_champion(env) == result["champion_version"] == "1"
@@ -106,8 +105,7 @@ def test_fraud_dags_local_lake(tmp_path: Path) -> None:
     # alert day never retrains; exactly one retraining follows on the second alert day, once
     # labels from the drifted period exist; its model passes the gate and replaces the
     # champion; later alerts do not retrain again (cooldown).
-    runs: list[dict] = []
-    retraining = demo.retraining_scenario(env, rows=5_000, runs=runs)
+    retraining = demo.retraining_scenario(env, rows=5_000, dag=dag)
     decisions = {d["day"]: d for d in retraining["decisions"]}
     drift_day = retraining["drift_injected_from"]
     next_day = (dt.date.fromisoformat(drift_day) + dt.timedelta(days=1)).isoformat()
@@ -130,8 +128,8 @@ def test_fraud_dags_local_lake(tmp_path: Path) -> None:
     assert "RETRAIN" in report.read_text() and "data:image/png;base64" in report.read_text()
 
     # Rollback restores the previous champion and is recorded in the ledger.
-    rc, _, log = run_dag("fraud_rollback", "2026-11-15", env, conf={"target": "previous"})
-    assert rc == 0, log
+    state, log = dag.attempt("fraud_rollback", dt.date(2026, 11, 15), conf={"target": "previous"})
+    assert state == "success", log[-3000:]
     assert _registry_champion(env) == "1"
     from mlops_core import ledger
 
@@ -143,7 +141,9 @@ def test_fraud_dags_local_lake(tmp_path: Path) -> None:
     )
 
 
-def test_fraud_dags_s3_lake(tmp_path: Path, moto_s3_endpoint: str, s3_bucket: str) -> None:
+def test_fraud_dags_s3_lake(
+    tmp_path: Path, moto_s3_endpoint: str, s3_bucket: str, live_dags
+) -> None:
     env = airflow_env(
         tmp_path,
         base=_clean_env(
@@ -153,7 +153,7 @@ def test_fraud_dags_s3_lake(tmp_path: Path, moto_s3_endpoint: str, s3_bucket: st
             }
         ),
     )
-    result = _run_scenario(env)
+    result = _run_scenario(env, live_dags(env))
 
     assert _registry_champion(env) == result["champion_version"]
     assert all(

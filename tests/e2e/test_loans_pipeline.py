@@ -15,14 +15,14 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 
 import demo  # noqa: E402
-from airflow_env import airflow_env, migrate  # noqa: E402
+from airflow_env import airflow_env  # noqa: E402
 
 from tests.e2e.test_fraud_pipeline import _asset_events, _clean_env  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
 
-def test_loans_use_case_runs_from_its_spec_alone(tmp_path: Path) -> None:
+def test_loans_use_case_runs_from_its_spec_alone(tmp_path: Path, live_dags) -> None:
     from mlflow import MlflowClient
 
     from mlops_core import lake
@@ -30,9 +30,9 @@ def test_loans_use_case_runs_from_its_spec_alone(tmp_path: Path) -> None:
     from mlops_core.spec import load_spec
 
     env = airflow_env(tmp_path, base=_clean_env({}))
-    migrate(env)
-    runs: list[dict] = []
-    result = demo.loans_scenario(env, runs=runs)
+    dag = live_dags(env)
+    runs = dag.runs
+    result = demo.loans_scenario(env, dag=dag)
 
     assert [(r["dag_id"], r["state"]) for r in runs] == [
         ("loans_sample_landing", "success"),

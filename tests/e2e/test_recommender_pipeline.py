@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 
 import demo  # noqa: E402
-from airflow_env import airflow_env, migrate, run_dag  # noqa: E402
+from airflow_env import airflow_env  # noqa: E402
 
 from tests.e2e.test_fraud_pipeline import _asset_events, _clean_env  # noqa: E402
 
@@ -33,16 +33,15 @@ def _champion(env: dict[str, str]) -> str:
     return str(client.get_model_version_by_alias("recommender_model", "champion").version)
 
 
-def test_recommender_dags_local_lake(tmp_path: Path) -> None:
+def test_recommender_dags_local_lake(tmp_path: Path, live_dags) -> None:
     from mlops_core import lake, steps
     from mlops_core.recsys import steps as rec_steps
     from mlops_core.schema import load_schema
 
     env = airflow_env(tmp_path, base=_clean_env({}))
-    migrate(env)
-    runs: list[dict] = []
-    result = demo.recommender_scenario(env, sessions=900, runs=runs)
-    assert [r["state"] for r in runs] == ["success"] * 3
+    dag = live_dags(env)
+    result = demo.recommender_scenario(env, sessions=900, dag=dag)
+    assert [r["state"] for r in dag.runs] == ["success"] * 3
 
     gate = result["gate"]
     assert gate["decision"] == "promote"
@@ -68,9 +67,9 @@ def test_recommender_dags_local_lake(tmp_path: Path) -> None:
     seen = set(zip(history["user_id"], history["item_id"], strict=True))
     assert not seen & set(zip(out["user_id"], out["item_id"], strict=True))
 
-    # A rerun of the same day writes the same bytes.
-    rc, _, log = run_dag("recommender_scoring", recs["day"], env, conf={"day": recs["day"]})
-    assert rc == 0, log
+    # A rerun of the same day (its run cleared, as on-call does) writes the same bytes.
+    state, log = dag.attempt("recommender_scoring", day, rerun=True)
+    assert state == "success", log[-3000:]
     manifest = json.loads(storage.read_bytes(lake.scored_prefix(schema.name, day) + lake.MANIFEST))
     assert manifest["output_sha256"] == recs["sha256"]
 
@@ -84,9 +83,8 @@ def test_recommender_dags_local_lake(tmp_path: Path) -> None:
     ].to_numpy()
     frame.loc[5, "user_id"] = None
     frame.to_parquet(storage.root / prefix / "part-000.parquet", index=False)
-    rc, _, log = run_dag("recommender_scoring", bad_day.isoformat(), env)
-    assert rc != 0
-    text = Path(log).read_text()
+    state, text = dag.attempt("recommender_scoring", bad_day)
+    assert state == "failed"
     assert "expect_compound_columns_to_be_unique" in text
     assert "expect_column_values_to_not_be_null on column 'user_id'" in text
     assert storage.list(f"quarantine/{schema.name}/dt={bad_day.isoformat()}/")
@@ -96,14 +94,13 @@ def test_recommender_dags_local_lake(tmp_path: Path) -> None:
     assert incident["runbook_section"] == "data-validation-failed"
 
     # A challenger that cannot clear an impossible margin is rejected; the champion stays.
-    rc, _, log = run_dag(
+    state, log = dag.attempt(
         "recommender_training",
-        day.isoformat(),
-        env,
+        day,
         conf={"day": day.isoformat(), "min_lift_over_popularity": 9.0},
     )
-    assert rc != 0
-    assert "is shown short of popularity" in Path(log).read_text()
+    assert state == "failed"
+    assert "is shown short of popularity" in log
     assert _champion(env) == "1"
     verdict = json.loads(
         (tmp_path / "reports" / "gates" / "recommender_model" / "v2" / "verdict.json").read_text()

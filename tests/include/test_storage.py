@@ -77,3 +77,15 @@ def test_storage_from_url(tmp_path: Path) -> None:
     assert isinstance(storage_from_url(f"file://{tmp_path}"), LocalStorage)
     with pytest.raises(ValueError, match="unsupported storage URL"):
         storage_from_url("ftp://host/x")
+
+
+def test_local_storage_refuses_a_url_instead_of_writing_into_the_working_directory(
+    tmp_path,
+) -> None:
+    import pytest
+
+    from mlops_core.storage import LocalStorage, storage_from_url
+
+    with pytest.raises(ValueError, match="not a URL"):
+        LocalStorage((tmp_path / "lake").as_uri())
+    assert storage_from_url((tmp_path / "lake").as_uri()).root == (tmp_path / "lake").resolve()
