@@ -108,7 +108,8 @@ class AirflowCluster:
                 "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.api_port}",
                 "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
                 # Only manual and backfill runs: no catch-up run on unpause (this also stops the
-                # scheduler from creating Asset-triggered runs; e2e tests count Asset events).
+                # scheduler from creating Asset-triggered runs here; test_live_airflow.py proves
+                # those with schedules on).
                 "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
                 "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
                 "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
