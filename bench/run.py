@@ -6,7 +6,10 @@ the same run on the same machine. Details go to stderr; the ratio lines come las
 ``gate_false_rejection`` / ``gate_false_promotion`` are shares of 30 daily retrain-and-gate
 cycles on the stationary generator (the breakdown by verdict and by dropped feature goes to
 stderr). ``monitoring_false_alerts`` is a count (alert-level days over 30 stationary days; the
-retrain decisions among them and the days to detect graded drifts go to stderr).
+retrain decisions among them go to stderr). ``monitoring_medium_drift_detection`` is in days
+(``days=``, not ``ratio=``): from the onset of the generator's medium drift to the retraining
+policy's decision to retrain, the worst of three onsets; the small and large levels' days to
+alert and to retrain go to stderr.
 ``shadow_false_promotion`` is a share (equal-challenger sequences promoted at any of 30 daily
 looks; the power and median promotion look of a better challenger go to stderr).
 """
