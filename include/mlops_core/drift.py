@@ -2,7 +2,8 @@
 category with an "unseen" bucket), a two-sample KS test for numeric features, and the same
 PSI on the model's scores. A PSI is judged against its thresholds and against the PSI that
 sampling noise alone reaches at the day's and the reference's row counts, so a small day
-does not alarm."""
+does not alarm. A feature that stays at warn level for ``persistent_warn_days`` consecutive
+days alerts (``persistent_drift``): a moderate shift that holds is a shift, not noise."""
 
 from __future__ import annotations
 
@@ -235,3 +236,18 @@ def drift_report(
         prediction=prediction,
         thresholds=asdict(thresholds),
     )
+
+
+def persistent_drift(today: list[str], past: list[list[str] | None], days: int) -> list[str]:
+    """The features drifted (warn or worse) today and on each of the ``days - 1`` days
+    before; ``past`` holds those days' drifted features, newest first, None for a day without
+    a comparable record (not monitored, or another champion version). Empty when ``days`` is
+    below 2 or the run of days is broken."""
+    if days < 2 or len(past) < days - 1:
+        return []
+    held = set(today)
+    for features in past[: days - 1]:
+        if features is None:
+            return []
+        held &= set(features)
+    return sorted(held)

@@ -208,7 +208,10 @@ class DriftThresholds:
     A PSI must also exceed what sampling noise alone gives at the day's and the reference's
     row counts: its ``null_quantile_warn`` / ``null_quantile_alert`` quantile under no drift
     (``null_draws`` multinomial draws from the reference's bin shares). On small days that
-    bar is above ``psi_warn``/``psi_alert``; on large days the PSI levels decide."""
+    bar is above ``psi_warn``/``psi_alert``; on large days the PSI levels decide.
+
+    A moderate shift (between ``psi_warn`` and ``psi_alert``) that persists on the same
+    feature for ``persistent_warn_days`` consecutive days escalates to an alert."""
 
     psi_warn: float = 0.1
     psi_alert: float = 0.25
@@ -217,6 +220,10 @@ class DriftThresholds:
     null_quantile_warn: float = 0.99
     null_quantile_alert: float = 0.999
     null_draws: int = 2_000
+    # A shift that holds is no longer noise: a feature at warn or worse on this many
+    # consecutive days of the same champion version alerts (0 or 1: never escalated). Three
+    # days outlasts a weekend; each day's warn is already beyond the 99% noise quantile.
+    persistent_warn_days: int = 3
 
 
 @dataclass(frozen=True)
@@ -241,6 +248,9 @@ class PerformanceThresholds:
     min_positives: int = 20
     prevalence_confidence: float = 0.99
     seed: int = 0
+    # A column whose rows' positives are not independent (fraud: a compromised card's burst
+    # shares its customer); the bootstrap resamples them together. Empty: rows independent.
+    cluster_column: str = ""
 
 
 @dataclass(frozen=True)

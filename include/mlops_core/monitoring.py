@@ -25,7 +25,16 @@ import pandas as pd
 
 from mlops_core import lake, registry
 from mlops_core.config import Settings
-from mlops_core.drift import ALERT, OK, DriftReport, DriftThresholds, drift_report, worst
+from mlops_core.drift import (
+    ALERT,
+    OK,
+    WARN,
+    DriftReport,
+    DriftThresholds,
+    drift_report,
+    persistent_drift,
+    worst,
+)
 from mlops_core.errors import InputMissingError
 from mlops_core.evaluate import classification_metrics
 from mlops_core.knobs import PerformanceThresholds  # noqa: F401 - re-exported
@@ -135,10 +144,10 @@ def _read_scores(
 
 
 def _labelled_scores(
-    storage: Storage, schema: DatasetSchema, day: str, version: int
+    storage: Storage, schema: DatasetSchema, day: str, version: int, cluster: str = ""
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None, int]:
-    """(labels of the day, the version's scores joined with them, rows scored by other
-    versions and left out)."""
+    """(labels of the day, the version's scores joined with them (and the ``cluster``
+    column when the day has it), rows scored by other versions and left out)."""
     labels = _read_working(storage, schema, day)
     if labels is None or schema.label_column not in labels.columns:
         return None, None, 0
@@ -146,7 +155,9 @@ def _labelled_scores(
     if scores is None:
         return labels, None, 0
     own = scores[scores["model_version"] == version]
-    joined = own.merge(labels[[schema.id_column, schema.label_column]], on=schema.id_column)
+    columns = [schema.id_column, schema.label_column]
+    columns += [cluster] if cluster and cluster in labels.columns else []
+    joined = own.merge(labels[columns], on=schema.id_column)
     return labels, joined, len(scores) - len(own)
 
 
@@ -172,13 +183,16 @@ def _version_days(
     return sorted(days)
 
 
-def _sample(frames: list[pd.DataFrame], schema: DatasetSchema) -> Sample:
+def _sample(frames: list[pd.DataFrame], schema: DatasetSchema, cluster: str = "") -> Sample:
+    """Labels and scores of ``frames``; groups from ``cluster`` when every frame has it."""
     if not frames:
         return Sample(np.zeros(0, dtype=np.int64), np.zeros(0))
     joined = pd.concat(frames, ignore_index=True)
+    grouped = cluster and all(cluster in f.columns for f in frames)
     return Sample(
         np.asarray(schema.target(joined[schema.label_column]), dtype=np.int64),
         joined["score"].to_numpy(dtype=float),
+        joined[cluster].astype(str).to_numpy() if grouped else None,
     )
 
 
@@ -205,7 +219,9 @@ def matured_performance(
     window = [(last - dt.timedelta(days=o)).isoformat() for o in range(perf.window_days)][::-1]
     frames, used, per_day, dropped = [], [], [], 0
     for current in window:
-        labels, joined, other = _labelled_scores(storage, schema, current, champion.version)
+        labels, joined, other = _labelled_scores(
+            storage, schema, current, champion.version, perf.cluster_column
+        )
         dropped += other
         if labels is not None:
             y = schema.target(labels[schema.label_column])
@@ -227,6 +243,8 @@ def matured_performance(
         scores = champion.model.predict_proba(holdout[schema.model_input_columns])[:, 1]
         base_frames.append(pd.DataFrame({schema.label_column: holdout[schema.label_column]}))
         base_frames[-1]["score"] = scores
+        if perf.cluster_column in holdout.columns:
+            base_frames[-1][perf.cluster_column] = holdout[perf.cluster_column].to_numpy()
     for candidate in _version_days(
         storage, schema, champion.version, champion.trained_through, last.isoformat()
     ):
@@ -234,11 +252,14 @@ def matured_performance(
             break
         if candidate in window:
             continue
-        _, joined, _ = _labelled_scores(storage, schema, candidate, champion.version)
+        _, joined, _ = _labelled_scores(
+            storage, schema, candidate, champion.version, perf.cluster_column
+        )
         if joined is not None and len(joined):
             base_frames.append(joined)
             base_days.append(candidate)
-    current_sample, baseline_sample = _sample(frames, schema), _sample(base_frames, schema)
+    current_sample = _sample(frames, schema, perf.cluster_column)
+    baseline_sample = _sample(base_frames, schema, perf.cluster_column)
     holdout_rows = 0 if champion.holdout is None else len(champion.holdout)
     baseline_info = {"days": base_days, "holdout_rows": holdout_rows}
     if current_sample.rows == 0:
@@ -377,6 +398,36 @@ def _policy_state(
     )
 
 
+def _drift_persistence(
+    storage: Storage,
+    model: str,
+    day: dt.date,
+    version: int,
+    report: DriftReport,
+    days: int,
+) -> dict[str, Any]:
+    """Features at warn level today that were drifted on each of the ``days - 1`` days
+    before under the same champion version (from the decision records): a warn that holds
+    for ``days`` consecutive days is an alert."""
+    warned = [f.feature for f in report.features if f.level == WARN]
+    past: list[list[str] | None] = []
+    if warned and days >= 2:
+        for offset in range(1, days):
+            key = (
+                decisions_prefix(model) + f"dt={(day - dt.timedelta(days=offset)).isoformat()}.json"
+            )
+            record = json.loads(storage.read_bytes(key)) if storage.exists(key) else None
+            same = record is not None and str(record.get("champion_version")) == str(version)
+            past.append(record["drifted_features"] if same else None)
+    features = persistent_drift(warned, past, days)
+    reason = (
+        f"{', '.join(features)} drifted on {days} consecutive days: a persistent shift alerts"
+        if features
+        else ""
+    )
+    return {"days": days, "features": features, "reason": reason}
+
+
 @dataclass
 class Assessment:
     """One day's monitoring outcome: the decision record (as stored in the lake) and what
@@ -437,7 +488,11 @@ def assess(
         current_scores=scores["score"].to_numpy(),
     )
     matured = matured_performance(storage, schema, day, perf, champion)
-    level = worst([report.level, matured["performance_level"], matured["prevalence_level"]])
+    persistence = _drift_persistence(
+        storage, model_name, day, champion.version, report, thresholds.persistent_warn_days
+    )
+    drift_level = ALERT if persistence["features"] else report.level
+    level = worst([drift_level, matured["performance_level"], matured["prevalence_level"]])
     state = _policy_state(
         storage,
         schema,
@@ -458,9 +513,10 @@ def assess(
         "at": state.at.isoformat(),
         "model": model_name,
         "champion_version": str(champion.version),
-        "drift_level": report.level,
+        "drift_level": drift_level,
         **matured,
         "drifted_features": [f.feature for f in report.drifted],
+        "drift_persistence": persistence,
         "policy_state": {
             **asdict(state),
             "rows_for_training": state.rows_for_training,
@@ -548,7 +604,7 @@ def _log_to_mlflow(
     )
     tags = {
         "day": day.isoformat(),
-        "drift_level": report.level,
+        "drift_level": record["drift_level"],
         "performance_level": record["performance_level"],
         "prevalence_level": record["prevalence_level"],
         "retrain": str(decision.retrain),

@@ -28,10 +28,13 @@ METRICS = ("pr_auc", "recall_at_fpr")
 
 @dataclass(frozen=True)
 class Sample:
-    """Labels and scores of one model version on some rows."""
+    """Labels and scores of one model version on some rows; ``groups`` (optional, one key per
+    row, e.g. the customer) marks positives that are not independent: the bootstrap resamples
+    the positives of a group together."""
 
     y: np.ndarray
     scores: np.ndarray
+    groups: np.ndarray | None = None
 
     @property
     def rows(self) -> int:
@@ -85,10 +88,23 @@ def bootstrap_metrics(
     """``n_boot`` Poisson-bootstrap replicates of each metric: every row weighs Poisson(1),
     so the negatives between two positives weigh Poisson(their count) together and only
     replicates x positives numbers are drawn. A replicate without a positive or a negative is
-    NaN (left out of intervals). Tied scores are treated as ordered (continuous scores)."""
+    NaN (left out of intervals). Tied scores are treated as ordered (continuous scores).
+
+    With ``sample.groups``, the positives of one group share one Poisson(1) weight (a cluster
+    bootstrap): a compromised card's burst of frauds counts as one draw, not as independent
+    evidence, so the interval keeps the day-to-day spread that clustered positives cause."""
     gaps, tail = _ranks(sample)
+    if sample.groups is None:
+        positive_weights = rng.poisson(1.0, size=(n_boot, len(gaps)))
+    else:
+        order = np.argsort(-sample.scores, kind="stable")
+        keys = np.asarray(sample.groups)[order][sample.y[order] == 1]
+        _, group_of = np.unique(keys, return_inverse=True)
+        positive_weights = rng.poisson(1.0, size=(n_boot, group_of.max(initial=-1) + 1))[
+            :, group_of
+        ]
     return curve_metrics(
-        rng.poisson(1.0, size=(n_boot, len(gaps))).astype(float),
+        positive_weights.astype(float),
         rng.poisson(gaps, size=(n_boot, len(gaps))).astype(float),
         rng.poisson(tail, size=n_boot).astype(float),
         fpr_target,

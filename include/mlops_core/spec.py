@@ -602,7 +602,8 @@ def _monitoring(check: _Check, data: dict[str, Any], tt) -> MonitoringSpec | Non
 
 
 def _drift_features(check: _Check, spec_dataset: DatasetSchema, monitoring) -> None:
-    """Drift features must be features of the dataset (a typo would watch nothing)."""
+    """Drift features must be features of the dataset (a typo would watch nothing), and the
+    performance cluster column one of its columns."""
     if monitoring is None:
         return
     known = spec_dataset.feature_columns
@@ -612,6 +613,13 @@ def _drift_features(check: _Check, spec_dataset: DatasetSchema, monitoring) -> N
                 f"monitoring.drift.features[{i}]",
                 f"{name!r} is not a feature of the dataset (features: {', '.join(known)})",
             )
+    cluster = monitoring.performance.cluster_column
+    columns = spec_dataset.required_columns(with_label=False)
+    if cluster and cluster not in columns:
+        check.add(
+            "monitoring.performance.cluster_column",
+            f"{cluster!r} is not a column of the dataset (columns: {', '.join(columns)})",
+        )
 
 
 def _sample(check: _Check, value: Any) -> SampleDataSpec | None:

@@ -385,7 +385,15 @@ def build_sample_landing(spec, assets: UseCaseAssets) -> DAG:
             "day": _day_param("Day to generate"),
             "rows": Param(sample.rows, type="integer", minimum=1, maximum=5_000_000),
             "seed": Param(sample.seed, type="integer", minimum=0),
-            "drift": Param(None, type=["null", "number"], minimum=0, maximum=5),
+            "drift": Param(
+                None,
+                type=["null", "number"],
+                minimum=0,
+                maximum=5,
+                description="Drift strength (empty: the spec's, 0: none); for card "
+                "transactions the graded levels are mlops_core.sample_data.DRIFT_LEVELS "
+                "(small, medium, large).",
+            ),
         },
         max_active_runs=4,
         default_args=default_args(),

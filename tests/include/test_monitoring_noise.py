@@ -1,6 +1,6 @@
 """Monitoring that knows noise, on a lake: performance per model version against the
 version's own baseline, prevalence per day, and the policy's brakes (persistence, daily
-budget, cooldown, post-drift rows in the training split)."""
+budget, cooldown, post-drift rows in the training split), and a moderate drift that holds."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 
 from mlops_core import lake
-from mlops_core.drift import ALERT, OK, WARN
+from mlops_core.drift import ALERT, OK, WARN, DriftReport, FeatureDrift, persistent_drift
 from mlops_core.evaluate import classification_metrics
 from mlops_core.knobs import PerformanceThresholds, RetrainPolicy
 from mlops_core.monitoring import (
     Champion,
+    _drift_persistence,
     _policy_state,
     decisions_prefix,
     matured_performance,
@@ -291,3 +292,52 @@ def test_trainings_the_policy_did_not_request_count_toward_cooldown_and_budget(t
         run_id="r2",
     )
     assert _state(other, 15, hour=6).retrains_today == 0
+
+
+# ------------------------------------------------------------- persistent moderate drift
+
+
+def _drift_report(levels: dict[str, str]) -> DriftReport:
+    features = [FeatureDrift(name, "numeric", 0.15, level) for name, level in levels.items()]
+    return DriftReport("d", 35_000, 5_000, features, None, {})
+
+
+def _drifted_on(storage, day: int, features: list[str], version: str = "1") -> None:
+    record = {
+        "day": f"2026-11-{day:02d}",
+        "champion_version": version,
+        "drifted_features": features,
+    }
+    storage.write_bytes(
+        decisions_prefix("m") + f"dt=2026-11-{day:02d}.json", json.dumps(record).encode()
+    )
+
+
+def test_a_moderate_drift_that_holds_for_three_days_alerts(tmp_path) -> None:
+    """A feature between the warn and alert PSI is a warning; on the third consecutive day of
+    the same champion it is an alert (a shift that holds is not noise)."""
+    storage = LocalStorage(tmp_path)
+    warned = _drift_report({"amount": WARN, "country": OK})
+    day = dt.date(2026, 11, 14)
+    assert _drift_persistence(storage, "m", day, 1, warned, 3)["features"] == []
+    _drifted_on(storage, 13, ["amount"])
+    assert _drift_persistence(storage, "m", day, 1, warned, 3)["features"] == []  # two days
+    _drifted_on(storage, 12, ["amount", "country"])
+    held = _drift_persistence(storage, "m", day, 1, warned, 3)
+    assert held["features"] == ["amount"] and "3 consecutive days" in held["reason"]
+    # Another champion, a day without the feature, or persistence switched off: no alert.
+    assert _drift_persistence(storage, "m", day, 2, warned, 3)["features"] == []
+    assert (
+        _drift_persistence(storage, "m", day, 1, _drift_report({"amount": OK}), 3)["features"] == []
+    )
+    assert _drift_persistence(storage, "m", day, 1, warned, 0)["features"] == []
+    _drifted_on(storage, 13, ["country"])
+    assert _drift_persistence(storage, "m", day, 1, warned, 3)["features"] == []
+
+
+def test_persistent_drift_table() -> None:
+    assert persistent_drift(["a", "b"], [["a"], ["a", "b"]], 3) == ["a"]
+    assert persistent_drift(["a"], [["a"], None], 3) == []  # a day missing breaks the run
+    assert persistent_drift(["a"], [["a"]], 3) == []  # not enough days yet
+    assert persistent_drift(["a"], [["a"], ["a"]], 1) == []  # off
+    assert persistent_drift(["a"], [["a"]], 2) == ["a"]

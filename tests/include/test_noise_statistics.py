@@ -15,6 +15,7 @@ from mlops_core.knobs import PerformanceThresholds
 from mlops_core.performance import (
     Sample,
     _ranks,
+    bootstrap_metrics,
     compare_performance,
     curve_metrics,
     prevalence_check,
@@ -164,3 +165,43 @@ def test_a_prevalence_shift_warns_and_a_steady_rate_does_not() -> None:
     assert newest["rate"] == pytest.approx(0.034)
     assert newest["ci_low"] < 0.034 < newest["ci_high"]
     assert shifted.difference["ci_low"] > 0
+
+
+def _clustered_day(rng: np.random.Generator, groups: bool) -> Sample:
+    """A day whose positives come in bursts of 5 that share how easy they are to catch (a
+    compromised card: same device, country, category), as the fraud generator makes them."""
+    negatives = 5_000
+    bursts = max(2, rng.poisson(12))
+    level = np.repeat(rng.normal(1.5, 1.5, bursts), 5)
+    scores = np.concatenate([rng.normal(0, 1, negatives), level + rng.normal(0, 0.3, len(level))])
+    y = np.concatenate([np.zeros(negatives, np.int64), np.ones(len(level), np.int64)])
+    keys = np.concatenate([np.arange(negatives), negatives + np.repeat(np.arange(bursts), 5)])
+    return Sample(y, scores, keys.astype(str) if groups else None)
+
+
+def test_the_cluster_bootstrap_keeps_the_spread_of_clustered_positives() -> None:
+    """Across independent days, PR-AUC varies as much as the bursts do; a bootstrap of rows
+    treats each burst's 5 positives as 5 independent ones and its interval is too narrow, one
+    that resamples the positives of a group together is about right."""
+    rng = np.random.default_rng(11)
+    truth, by_row, by_group = [], [], []
+    for _ in range(60):
+        day = _clustered_day(rng, groups=True)
+        truth.append(classification_metrics(day.y, day.scores, 0.01)["pr_auc"])
+        row = bootstrap_metrics(Sample(day.y, day.scores), 0.01, 300, rng)["pr_auc"]
+        group = bootstrap_metrics(day, 0.01, 300, rng)["pr_auc"]
+        by_row.append(np.nanstd(row))
+        by_group.append(np.nanstd(group))
+    true_sd = np.std(truth, ddof=1)
+    assert np.mean(by_row) < 0.75 * true_sd
+    assert 0.75 * true_sd < np.mean(by_group) < 1.35 * true_sd
+
+
+def test_groups_of_one_are_the_row_bootstrap() -> None:
+    rng = np.random.default_rng(4)
+    sample = _sample(rng, 8_000, 0.02)
+    keyed = Sample(sample.y, sample.scores, np.arange(8_000).astype(str))
+    row = bootstrap_metrics(sample, 0.01, 2_000, np.random.default_rng(0))["pr_auc"]
+    group = bootstrap_metrics(keyed, 0.01, 2_000, np.random.default_rng(0))["pr_auc"]
+    assert np.nanstd(group) == pytest.approx(np.nanstd(row), rel=0.1)
+    assert np.nanmean(group) == pytest.approx(np.nanmean(row), rel=0.02)

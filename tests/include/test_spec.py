@@ -114,6 +114,10 @@ def test_the_loans_spec_is_unlike_fraud() -> None:
             "monitoring.drift.features[0]: 'tenure' is not a feature",
         ),
         (
+            ("gate:\n", "monitoring:\n  performance: {cluster_column: card}\ngate:\n"),
+            "monitoring.performance.cluster_column: 'card' is not a column",
+        ),
+        (
             ("gate:\n", "sample_data:\n  generator: magic\ngate:\n"),
             "sample_data.generator: unknown generator 'magic'",
         ),
