@@ -4,6 +4,8 @@ Deterministic per (seed, date): the customer and merchant populations depend on 
 only, so the same customers shop across days; each day's draws depend on (seed, date).
 Fraud is more likely for large amounts relative to the merchant category, foreign
 countries, card-not-present channels, night hours, new devices and young accounts.
+Labels arrive late: ``label_available_at`` is when each row's label became final (frauds
+by chargeback, days later; see ``label_delays``).
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ def generate_transactions(
     # Fraudsters test cards with bursts of larger amounts.
     amount = np.where(is_fraud == 1, np.round(amount * rng.uniform(1.0, 2.5, n_rows), 2), amount)
 
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "transaction_id": [f"tx-{day:%Y%m%d}-{i:07d}" for i in range(n_rows)],
             "timestamp": timestamp,
@@ -136,6 +138,35 @@ def generate_transactions(
             "is_fraud": is_fraud,
         }
     )
+    return add_label_arrival(frame, day, seed=seed)
+
+
+# Label delays in days (lognormal: right-skewed, median exp(mu)). A fraud is confirmed by a
+# chargeback: median ~2 days, a long tail (99th percentile ~26 days), capped at 30 days (the
+# card schemes' usual dispute window). A legitimate transaction is confirmed when its review
+# closes: median ~0.75 day, rarely beyond 3.
+FRAUD_DELAY = (np.log(2.0), 1.1)
+LEGIT_DELAY = (np.log(0.75), 0.5)
+MAX_LABEL_DELAY_DAYS = 30.0
+LABEL_TIME_COLUMN = "label_available_at"
+
+
+def label_delays(is_fraud: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Days from each transaction until its label is final, by class (see FRAUD_DELAY)."""
+    fraud = np.asarray(is_fraud) == 1
+    mu = np.where(fraud, FRAUD_DELAY[0], LEGIT_DELAY[0])
+    sigma = np.where(fraud, FRAUD_DELAY[1], LEGIT_DELAY[1])
+    return np.minimum(np.exp(rng.normal(mu, sigma)), MAX_LABEL_DELAY_DAYS)
+
+
+def add_label_arrival(frame: pd.DataFrame, day: dt.date, *, seed: int = 7) -> pd.DataFrame:
+    """``frame`` with ``label_available_at``: when each row's ``is_fraud`` became final
+    (its timestamp plus a class-dependent delay, ``label_delays``). Drawn from its own
+    stream of (seed, day), so it leaves every other column's draws unchanged."""
+    rng = np.random.default_rng([seed, day.toordinal(), 1])
+    delay = label_delays(frame["is_fraud"].to_numpy(), rng)
+    arrival = frame["timestamp"] + pd.to_timedelta(np.round(delay * 86_400), unit="s")
+    return frame.assign(**{LABEL_TIME_COLUMN: arrival})
 
 
 def _hour_weights() -> np.ndarray:
