@@ -31,10 +31,13 @@ class TrainParams:
     ``c`` for logistic regression, ``n_estimators``/``max_depth`` (0: unlimited) and
     ``min_samples_leaf`` for the random forest). Every estimator is class-weighted.
     ``validation_fraction``: the newest share of the training split on which a search's
-    candidates are compared (the holdout is never used to choose)."""
+    candidates are compared (the holdout is never used to choose). ``embargo_days``: the gap
+    left between the last training row and the first holdout row (rows in it are used for
+    neither), so rows that share a customer's burst do not straddle the split."""
 
     seed: int = 42
     holdout_fraction: float = 0.2
+    embargo_days: int = 0
     validation_fraction: float = 0.2
     window_days: int = 7
     min_positive_labels: int = 20
@@ -49,6 +52,8 @@ class TrainParams:
     fpr_target: float = 0.01
 
     def __post_init__(self) -> None:
+        if self.embargo_days < 0:
+            raise TrainingError(f"embargo_days {self.embargo_days}: needs >= 0")
         if self.estimator not in ESTIMATORS:
             raise TrainingError(
                 f"unknown estimator {self.estimator!r}; choose one of {', '.join(ESTIMATORS)}"

@@ -37,6 +37,7 @@ from mlops_core.evaluate import (
     evaluate_gate,
 )
 from mlops_core.extract import ExtractResult, list_landing
+from mlops_core.maturity import matured_for_training
 from mlops_core.outputs import OutputManifest
 from mlops_core.provenance import log_training_dataset
 from mlops_core.schema import DatasetSchema
@@ -213,7 +214,9 @@ def train(
     refitted on the whole training split and becomes the run's model.
     """
     data = load_training_set(storage, schema, day, params.window_days)
-    trials = compare_candidates(data.frame, schema, [params, *search]) if search else []
+    matured = matured_for_training(data.frame, schema, day)
+    frame = matured.frame
+    trials = compare_candidates(frame, schema, [params, *search]) if search else []
     if trials:
         params = next(t.params for t in trials if t.selected)
         log.info(
@@ -225,7 +228,8 @@ def train(
                 for t in trials
             ),
         )
-    result = train_model(data.frame, schema, params)
+    result = train_model(frame, schema, params)
+    result.metrics["unmatured_rows_excluded"] = float(matured.excluded)
     suite_hashes = sorted(
         {
             json.loads(
@@ -242,6 +246,7 @@ def train(
         "expectation_suite_hash": ",".join(suite_hashes),
         "schema_fingerprint": schema.fingerprint(),
         "logical_date": day.isoformat(),
+        "labels_final_by": matured.as_of,
         **(run_tags or {}),
     }
     experiment_id = registry.ensure_experiment(
@@ -274,7 +279,7 @@ def train(
     log_training_dataset(
         settings.mlflow_tracking_uri,
         run_id,
-        data.frame,
+        frame,
         name=schema.name,
         source_partitions={
             storage.uri(lake.working_data_key(schema.name, lake.parse_day(d))): h
@@ -293,8 +298,14 @@ def train(
             metrics={f"validation_{k}": v for k, v in trial.metrics.items()},
             tags={"search_selected": str(trial.selected).lower()},
         )
-    write_domains(storage, schema, run_id, categorical_domains(data.frame, schema))
-    out = {"run_id": run_id, "model_uri": model_uri, "metrics": result.metrics, "tags": tags}
+    write_domains(storage, schema, run_id, categorical_domains(frame, schema))
+    out = {
+        "run_id": run_id,
+        "model_uri": model_uri,
+        "metrics": result.metrics,
+        "tags": tags,
+        "maturity": matured.to_dict(),
+    }
     if trials:
         out["search"] = [
             {"estimator": t.params.estimator, "validation": t.metrics, "selected": t.selected}

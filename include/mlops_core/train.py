@@ -18,6 +18,7 @@ from mlops_core.errors import TrainingError
 from mlops_core.evaluate import classification_metrics
 from mlops_core.features import add_time_features
 from mlops_core.knobs import ESTIMATORS, HYPERPARAMETERS, TrainParams  # noqa: F401 - re-exported
+from mlops_core.maturity import matured_for_training
 from mlops_core.schema import DatasetSchema
 from mlops_core.storage import Storage
 from mlops_core.windows import Window, check_window_minimums, read_window
@@ -94,18 +95,32 @@ def build_pipeline(schema: DatasetSchema, params: TrainParams) -> Pipeline:
 
 
 def time_split(
-    frame: pd.DataFrame, schema: DatasetSchema, holdout_fraction: float
+    frame: pd.DataFrame, schema: DatasetSchema, holdout_fraction: float, embargo_days: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
-    """Oldest rows train, newest rows hold out; ties broken by id for a stable order."""
+    """Oldest rows train, the newest ``holdout_fraction`` hold out; ties broken by id for a
+    stable order. Training rows within ``embargo_days`` before the first holdout row (the
+    cutoff) are dropped: the embargo gap between the two windows."""
     keys = [c for c in (schema.timestamp_column, schema.id_column) if c]
     ordered = frame.sort_values(keys, kind="stable")
     cut = int(len(ordered) * (1 - holdout_fraction))
     cutoff = ordered[schema.timestamp_column].iloc[cut]
-    return ordered.iloc[:cut], ordered.iloc[cut:], cutoff
+    train = ordered.iloc[:cut]
+    if embargo_days:
+        train = train[train[schema.timestamp_column] < cutoff - pd.Timedelta(days=embargo_days)]
+    return train, ordered.iloc[cut:], cutoff
 
 
-def train_model(frame: pd.DataFrame, schema: DatasetSchema, params: TrainParams) -> TrainResult:
-    """Fit the pipeline on the older rows and measure it on the newest ones.
+def train_model(
+    frame: pd.DataFrame,
+    schema: DatasetSchema,
+    params: TrainParams,
+    *,
+    day: dt.date | None = None,
+) -> TrainResult:
+    """Fit the pipeline on the older rows and measure it on the newest ones, with
+    ``params.embargo_days`` between them. With ``day`` (the run's day) and a schema with a
+    label time column, only rows whose labels are final by the end of ``day`` are used; the
+    others are counted (``unmatured_rows_excluded``) and logged.
 
     Raises:
         TrainingError: the label column is missing, or either split lacks enough positives
@@ -114,7 +129,11 @@ def train_model(frame: pd.DataFrame, schema: DatasetSchema, params: TrainParams)
     label = schema.label_column
     if not label or label not in frame.columns:
         raise TrainingError(f"training data has no label column {label!r}")
-    train, holdout, cutoff = time_split(frame, schema, params.holdout_fraction)
+    excluded = 0
+    if day is not None:
+        matured = matured_for_training(frame, schema, day)
+        frame, excluded = matured.frame, matured.excluded
+    train, holdout, cutoff = time_split(frame, schema, params.holdout_fraction, params.embargo_days)
     for name, part in (("training", train), ("holdout", holdout)):
         positives = int(schema.target(part[label]).sum())
         needed = params.min_positive_labels if name == "training" else 1
@@ -131,6 +150,7 @@ def train_model(frame: pd.DataFrame, schema: DatasetSchema, params: TrainParams)
     metrics.update(_baseline_metrics(train, holdout, schema, params))
     metrics["train_rows"] = float(len(train))
     metrics["holdout_rows"] = float(len(holdout))
+    metrics["unmatured_rows_excluded"] = float(excluded)
     return TrainResult(
         pipeline=pipeline,
         metrics=metrics,
@@ -184,7 +204,7 @@ def compare_candidates(
     """
     first = candidates[0]
     label = schema.label_column
-    train, _, _ = time_split(frame, schema, first.holdout_fraction)
+    train, _, _ = time_split(frame, schema, first.holdout_fraction, first.embargo_days)
     fit_part, validation, _ = time_split(train, schema, first.validation_fraction)
     y = schema.target(validation[label])
     if y.sum() == 0 or y.sum() == len(y):
