@@ -205,9 +205,14 @@ def train(
     experiment: str,
     run_tags: dict[str, str] | None = None,
     search: tuple[TrainParams, ...] = (),
+    model_name: str | None = None,
 ) -> dict[str, Any]:
     """Train on the validated window ending at ``day`` and log the run to MLflow;
     ``run_tags`` (e.g. the Airflow dag/run/task ids) are added to the run's tags.
+
+    Only labels final by the end of ``day`` are read. With ``model_name``, the holdout (the
+    gate's evaluation rows) starts no earlier than the current champion's training cutoff, so
+    the gate never scores the champion on rows it was trained on.
 
     With ``search`` candidates, ``params`` and each candidate are compared on a validation
     slice of the training split (nested MLflow runs under the training run); the best is
@@ -228,7 +233,8 @@ def train(
                 for t in trials
             ),
         )
-    result = train_model(frame, schema, params)
+    champion_cutoff = _champion_cutoff(settings, model_name) if model_name else None
+    result = train_model(frame, schema, params, evaluate_after=champion_cutoff)
     result.metrics["unmatured_rows_excluded"] = float(matured.excluded)
     suite_hashes = sorted(
         {
@@ -247,6 +253,7 @@ def train(
         "schema_fingerprint": schema.fingerprint(),
         "logical_date": day.isoformat(),
         "labels_final_by": matured.as_of,
+        "evaluation_not_before": str(champion_cutoff) if champion_cutoff is not None else "none",
         **(run_tags or {}),
     }
     experiment_id = registry.ensure_experiment(
@@ -312,6 +319,19 @@ def train(
             for t in trials
         ]
     return out
+
+
+def _champion_cutoff(settings: Settings, model_name: str) -> pd.Timestamp | None:
+    """The current champion's training cutoff (its first holdout timestamp), or None."""
+    uri = settings.mlflow_tracking_uri
+    champion = registry.resolve(uri, model_name)
+    if champion is None:
+        return None
+    value = registry.client(uri).get_run(champion.run_id).data.params.get("cutoff")
+    if value is None:
+        return None
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
 
 
 def _log_evaluation(uri: str, run_id: str, result: Any, schema: DatasetSchema, params) -> None:

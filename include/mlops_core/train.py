@@ -95,14 +95,42 @@ def build_pipeline(schema: DatasetSchema, params: TrainParams) -> Pipeline:
 
 
 def time_split(
-    frame: pd.DataFrame, schema: DatasetSchema, holdout_fraction: float, embargo_days: int = 0
+    frame: pd.DataFrame,
+    schema: DatasetSchema,
+    holdout_fraction: float,
+    embargo_days: int = 0,
+    *,
+    holdout_positives: int = 0,
+    max_holdout_fraction: float = 0.0,
+    not_before: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     """Oldest rows train, the newest ``holdout_fraction`` hold out; ties broken by id for a
-    stable order. Training rows within ``embargo_days`` before the first holdout row (the
-    cutoff) are dropped: the embargo gap between the two windows."""
+    stable order. With ``holdout_positives`` the holdout grows backwards until it holds that
+    many positives, to at most ``max_holdout_fraction`` of the rows; it never starts before
+    ``not_before`` (the champion's cutoff: the gate must not score the champion on rows it
+    trained on). Training rows within ``embargo_days`` before the first holdout row (the
+    cutoff) are dropped: the embargo gap between the two windows.
+
+    Raises:
+        TrainingError: ``not_before`` leaves no holdout row.
+    """
     keys = [c for c in (schema.timestamp_column, schema.id_column) if c]
     ordered = frame.sort_values(keys, kind="stable")
-    cut = int(len(ordered) * (1 - holdout_fraction))
+    n = len(ordered)
+    cut = int(n * (1 - holdout_fraction))
+    if holdout_positives and schema.label_column in ordered.columns:
+        newest_first = np.cumsum(schema.target(ordered[schema.label_column])[::-1])
+        needed = int(np.searchsorted(newest_first, holdout_positives)) + 1
+        cut = min(cut, n - min(needed, int(n * max_holdout_fraction)))
+    if not_before is not None:
+        cut = max(cut, int(ordered[schema.timestamp_column].searchsorted(not_before)))
+        if cut >= n:
+            raise TrainingError(
+                f"no row of the window is after the champion's training cutoff {not_before}: "
+                "nothing to evaluate the challenger and the champion on without scoring the "
+                "champion on its own training rows. Train for a later day (runbook: "
+                "#self-evaluation)"
+            )
     cutoff = ordered[schema.timestamp_column].iloc[cut]
     train = ordered.iloc[:cut]
     if embargo_days:
@@ -116,11 +144,14 @@ def train_model(
     params: TrainParams,
     *,
     day: dt.date | None = None,
+    evaluate_after: pd.Timestamp | None = None,
 ) -> TrainResult:
     """Fit the pipeline on the older rows and measure it on the newest ones, with
     ``params.embargo_days`` between them. With ``day`` (the run's day) and a schema with a
     label time column, only rows whose labels are final by the end of ``day`` are used; the
-    others are counted (``unmatured_rows_excluded``) and logged.
+    others are counted (``unmatured_rows_excluded``) and logged. The holdout pools matured
+    days up to ``params.holdout_positives`` positives and starts no earlier than
+    ``evaluate_after`` (the champion's cutoff), see ``time_split``.
 
     Raises:
         TrainingError: the label column is missing, or either split lacks enough positives
@@ -133,7 +164,15 @@ def train_model(
     if day is not None:
         matured = matured_for_training(frame, schema, day)
         frame, excluded = matured.frame, matured.excluded
-    train, holdout, cutoff = time_split(frame, schema, params.holdout_fraction, params.embargo_days)
+    train, holdout, cutoff = time_split(
+        frame,
+        schema,
+        params.holdout_fraction,
+        params.embargo_days,
+        holdout_positives=params.holdout_positives,
+        max_holdout_fraction=params.max_holdout_fraction,
+        not_before=evaluate_after,
+    )
     for name, part in (("training", train), ("holdout", holdout)):
         positives = int(schema.target(part[label]).sum())
         needed = params.min_positive_labels if name == "training" else 1
@@ -204,7 +243,14 @@ def compare_candidates(
     """
     first = candidates[0]
     label = schema.label_column
-    train, _, _ = time_split(frame, schema, first.holdout_fraction, first.embargo_days)
+    train, _, _ = time_split(
+        frame,
+        schema,
+        first.holdout_fraction,
+        first.embargo_days,
+        holdout_positives=first.holdout_positives,
+        max_holdout_fraction=first.max_holdout_fraction,
+    )
     fit_part, validation, _ = time_split(train, schema, first.validation_fraction)
     y = schema.target(validation[label])
     if y.sum() == 0 or y.sum() == len(y):

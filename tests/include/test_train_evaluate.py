@@ -139,8 +139,9 @@ def test_small_holdout_cannot_reveal_the_drop_the_policy_needs() -> None:
     loose = {"min_pr_auc": 0.0, "min_recall_at_fpr": 0.0}
     strict = evaluate_gate(y, challenger, champion, GateThresholds(**loose))
     assert strict.decision == INSUFFICIENT
-    assert "with 40 positives the gate only detects a relative drop of" in strict.reasons[-1]
+    assert "with 40 positives the gate only shows a relative drop of" in strict.reasons[-1]
     assert "more positives are needed" in strict.reasons[-1]
+    assert strict.evidence["needed_more"] > 0
     lenient = GateThresholds(**loose, max_detectable_drop=0.9)
     assert evaluate_gate(y, challenger, champion, lenient).decision == PROMOTE
 
