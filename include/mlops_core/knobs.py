@@ -34,16 +34,19 @@ class TrainParams:
     candidates are compared (the holdout is never used to choose). ``embargo_days``: the gap
     left between the last training row and the first holdout row (rows in it are used for
     neither), so rows that share a customer's burst do not straddle the split.
-    ``holdout_positives``: the holdout (the gate's evaluation rows) is extended backwards from
-    the newest ``holdout_fraction`` of the window until it holds that many positives, pooling
-    several matured days, but to at most ``max_holdout_fraction`` of the window's rows (0:
-    never extended)."""
+    ``max_holdout_fraction`` (0: never): the holdout (the gate's evaluation rows) is extended
+    backwards from the newest ``holdout_fraction`` of the window, pooling matured days, until
+    it holds ``min_positives`` positives (the gate's minimum; one setting with it), or
+    ``holdout_positives`` when a champion is to be compared (the comparison's power needs
+    more), to at most that share of the window's rows and never past half its positives (the
+    training split keeps the rest)."""
 
     seed: int = 42
     holdout_fraction: float = 0.2
     embargo_days: int = 0
     holdout_positives: int = 0
     max_holdout_fraction: float = 0.0
+    min_positives: int = 30
     validation_fraction: float = 0.2
     window_days: int = 7
     min_positive_labels: int = 20
@@ -60,10 +63,12 @@ class TrainParams:
     def __post_init__(self) -> None:
         if self.embargo_days < 0:
             raise TrainingError(f"embargo_days {self.embargo_days}: needs >= 0")
-        if self.holdout_positives and not (self.holdout_fraction <= self.max_holdout_fraction < 1):
+        if self.max_holdout_fraction and not (
+            self.holdout_fraction <= self.max_holdout_fraction < 1
+        ):
             raise TrainingError(
-                f"holdout_positives needs holdout_fraction ({self.holdout_fraction}) <= "
-                f"max_holdout_fraction ({self.max_holdout_fraction}) < 1"
+                f"max_holdout_fraction ({self.max_holdout_fraction}) needs holdout_fraction "
+                f"({self.holdout_fraction}) <= max_holdout_fraction < 1"
             )
         if self.estimator not in ESTIMATORS:
             raise TrainingError(

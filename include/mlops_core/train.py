@@ -105,8 +105,9 @@ def time_split(
     not_before: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     """Oldest rows train, the newest ``holdout_fraction`` hold out; ties broken by id for a
-    stable order. With ``holdout_positives`` the holdout grows backwards until it holds that
-    many positives, to at most ``max_holdout_fraction`` of the rows; it never starts before
+    stable order. With ``holdout_positives`` and ``max_holdout_fraction`` the holdout grows
+    backwards until it holds that many positives (at most half the window's), to at most
+    ``max_holdout_fraction`` of the rows; it never starts before
     ``not_before`` (the champion's cutoff: the gate must not score the champion on rows it
     trained on). Training rows within ``embargo_days`` before the first holdout row (the
     cutoff) are dropped: the embargo gap between the two windows.
@@ -118,9 +119,11 @@ def time_split(
     ordered = frame.sort_values(keys, kind="stable")
     n = len(ordered)
     cut = int(n * (1 - holdout_fraction))
-    if holdout_positives and schema.label_column in ordered.columns:
+    if holdout_positives and max_holdout_fraction and schema.label_column in ordered.columns:
         newest_first = np.cumsum(schema.target(ordered[schema.label_column])[::-1])
-        needed = int(np.searchsorted(newest_first, holdout_positives)) + 1
+        # Never more than half the window's positives: training keeps the other half.
+        target = min(holdout_positives, int(newest_first[-1]) // 2) if n else 0
+        needed = int(np.searchsorted(newest_first, target)) + 1
         cut = min(cut, n - min(needed, int(n * max_holdout_fraction)))
     if not_before is not None:
         cut = max(cut, int(ordered[schema.timestamp_column].searchsorted(not_before)))
@@ -136,6 +139,27 @@ def time_split(
     if embargo_days:
         train = train[train[schema.timestamp_column] < cutoff - pd.Timedelta(days=embargo_days)]
     return train, ordered.iloc[cut:], cutoff
+
+
+def split_for_gate(
+    frame: pd.DataFrame,
+    schema: DatasetSchema,
+    params: TrainParams,
+    evaluate_after: pd.Timestamp | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+    """The training split and the gate's holdout: pooled up to ``min_positives`` positives,
+    or ``holdout_positives`` when there is a champion (``evaluate_after``, its cutoff) to
+    compare with on rows after its training data."""
+    comparing = evaluate_after is not None and params.holdout_positives
+    return time_split(
+        frame,
+        schema,
+        params.holdout_fraction,
+        params.embargo_days,
+        holdout_positives=params.holdout_positives if comparing else params.min_positives,
+        max_holdout_fraction=params.max_holdout_fraction,
+        not_before=evaluate_after,
+    )
 
 
 def train_model(
@@ -164,15 +188,7 @@ def train_model(
     if day is not None:
         matured = matured_for_training(frame, schema, day)
         frame, excluded = matured.frame, matured.excluded
-    train, holdout, cutoff = time_split(
-        frame,
-        schema,
-        params.holdout_fraction,
-        params.embargo_days,
-        holdout_positives=params.holdout_positives,
-        max_holdout_fraction=params.max_holdout_fraction,
-        not_before=evaluate_after,
-    )
+    train, holdout, cutoff = split_for_gate(frame, schema, params, evaluate_after)
     for name, part in (("training", train), ("holdout", holdout)):
         positives = int(schema.target(part[label]).sum())
         needed = params.min_positive_labels if name == "training" else 1
@@ -243,14 +259,7 @@ def compare_candidates(
     """
     first = candidates[0]
     label = schema.label_column
-    train, _, _ = time_split(
-        frame,
-        schema,
-        first.holdout_fraction,
-        first.embargo_days,
-        holdout_positives=first.holdout_positives,
-        max_holdout_fraction=first.max_holdout_fraction,
-    )
+    train, _, _ = split_for_gate(frame, schema, first, None)
     fit_part, validation, _ = time_split(train, schema, first.validation_fraction)
     y = schema.target(validation[label])
     if y.sum() == 0 or y.sum() == len(y):

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from mlops_core import lake
+from mlops_core.errors import TrainingError
 from mlops_core.maturity import end_of_day, matured_for_training, matured_within
 from mlops_core.monitoring import Champion, PerformanceThresholds, matured_performance
 from mlops_core.sample_data import (
@@ -180,3 +181,46 @@ def test_monitoring_reads_labels_final_within_the_delay(tmp_path) -> None:
     plain = dataclasses.replace(SCHEMA, label_time_column=None)
     everything = matured_performance(storage, plain, monitor_day, perf, champion)
     assert everything["performance"]["rows"] == sum(len(frames[d]) for d in window)
+
+
+def test_holdout_pools_matured_days_up_to_the_positives_needed() -> None:
+    frame = matured_for_training(_window(DAY, days=10, rows=4_000), SCHEMA, DAY).frame
+    y = SCHEMA.target(frame["is_fraud"])
+    _, base_holdout, _ = time_split(frame, SCHEMA, 0.2)
+    assert SCHEMA.target(base_holdout["is_fraud"]).sum() < 100
+    train, holdout, cutoff = time_split(
+        frame, SCHEMA, 0.2, 1, holdout_positives=100, max_holdout_fraction=0.7
+    )
+    assert SCHEMA.target(holdout["is_fraud"]).sum() == 100  # grown just far enough
+    assert len(holdout) > len(base_holdout)
+    assert train["timestamp"].max() < cutoff - pd.Timedelta(days=1)
+    # Capped: never more than max_holdout_fraction of the window, nor half its positives.
+    _, capped, _ = time_split(
+        frame, SCHEMA, 0.2, holdout_positives=int(y.sum()), max_holdout_fraction=0.3
+    )
+    assert len(capped) == int(len(frame) * 0.3)
+    _, half, _ = time_split(
+        frame, SCHEMA, 0.2, holdout_positives=int(y.sum()), max_holdout_fraction=0.95
+    )
+    assert SCHEMA.target(half["is_fraud"]).sum() == int(y.sum()) // 2
+    # Never before the champion's cutoff: the champion did not train on any holdout row.
+    champion_cutoff = cutoff + pd.Timedelta(days=2)
+    _, after, start = time_split(
+        frame,
+        SCHEMA,
+        0.2,
+        holdout_positives=100,
+        max_holdout_fraction=0.7,
+        not_before=champion_cutoff,
+    )
+    assert start >= champion_cutoff and (after["timestamp"] >= champion_cutoff).all()
+    with pytest.raises(TrainingError, match="champion's training cutoff"):
+        time_split(frame, SCHEMA, 0.2, not_before=end_of_day(DAY))
+
+
+def test_spec_gate_pools_enough_positives_for_its_power() -> None:
+    spec = load_spec("fraud")
+    assert spec.train.holdout_positives == 1_200 and spec.train.max_holdout_fraction == 0.6
+    assert spec.gate.power == 0.95 and spec.gate.max_detectable_drop == 0.18
+    # One setting: the holdout grows to the gate's minimum even with no champion to compare.
+    assert spec.train.min_positives == spec.gate.min_positives == 30
