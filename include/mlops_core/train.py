@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from mlops_core.errors import TrainingError
+from mlops_core.errors import SelfEvaluationError, TrainingError
 from mlops_core.evaluate import classification_metrics
 from mlops_core.features import add_time_features
 from mlops_core.knobs import ESTIMATORS, HYPERPARAMETERS, TrainParams  # noqa: F401 - re-exported
@@ -113,7 +113,7 @@ def time_split(
     cutoff) are dropped: the embargo gap between the two windows.
 
     Raises:
-        TrainingError: ``not_before`` leaves no holdout row.
+        SelfEvaluationError: ``not_before`` leaves no holdout row.
     """
     keys = [c for c in (schema.timestamp_column, schema.id_column) if c]
     ordered = frame.sort_values(keys, kind="stable")
@@ -128,11 +128,12 @@ def time_split(
     if not_before is not None:
         cut = max(cut, int(ordered[schema.timestamp_column].searchsorted(not_before)))
         if cut >= n:
-            raise TrainingError(
+            raise SelfEvaluationError(
                 f"no row of the window is after the champion's training cutoff {not_before}: "
                 "nothing to evaluate the challenger and the champion on without scoring the "
-                "champion on its own training rows. Train for a later day (runbook: "
-                "#self-evaluation)"
+                "champion on its own training rows. Train for a later day, or roll the "
+                "champion back first if the older model is wanted (runbook: #self-evaluation)",
+                check="champion_cutoff_before_evaluation",
             )
     cutoff = ordered[schema.timestamp_column].iloc[cut]
     train = ordered.iloc[:cut]

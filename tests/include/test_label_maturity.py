@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from mlops_core import lake
-from mlops_core.errors import TrainingError
+from mlops_core.errors import SelfEvaluationError
 from mlops_core.maturity import end_of_day, matured_for_training, matured_within
 from mlops_core.monitoring import Champion, PerformanceThresholds, matured_performance
 from mlops_core.sample_data import (
@@ -214,7 +214,7 @@ def test_holdout_pools_matured_days_up_to_the_positives_needed() -> None:
         not_before=champion_cutoff,
     )
     assert start >= champion_cutoff and (after["timestamp"] >= champion_cutoff).all()
-    with pytest.raises(TrainingError, match="champion's training cutoff"):
+    with pytest.raises(SelfEvaluationError, match="champion's training cutoff"):
         time_split(frame, SCHEMA, 0.2, not_before=end_of_day(DAY))
 
 
