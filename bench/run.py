@@ -382,8 +382,8 @@ def bench_gate(cycles: int = 30, rows: int = 20_000) -> dict[str, float]:
     champion on the same rows.
 
     20,000 rows a day: ~160 frauds a day, of which only the matured ones count; the holdout
-    then holds ~1,100 positives (the gate asks an open comparison to show an 18% drop with
-    95% power, which needs about that many).
+    pools ~11 days to the spec's 1,100 positives (the gate asks an open comparison to show
+    an 18% drop with 95% power, which needs about that many).
 
     - false rejection: the fresh model, as good as the champion in expectation, is not
       promoted (``reject`` or ``insufficient``);

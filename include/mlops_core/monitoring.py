@@ -414,15 +414,6 @@ def _policy_state(
     )
 
 
-def _largest_holdout(training: Any, champion: Champion) -> float:
-    """The largest share of a retrain's window its holdout can take: ``holdout_fraction``,
-    or ``max_holdout_fraction`` when the holdout pools days up to ``holdout_positives``."""
-    fraction = getattr(training, "holdout_fraction", champion.holdout_fraction)
-    if getattr(training, "holdout_positives", 0):
-        fraction = max(fraction, training.max_holdout_fraction)
-    return fraction
-
-
 @dataclass
 class Assessment:
     """One day's monitoring outcome: the decision record (as stored in the lake) and what
@@ -495,7 +486,7 @@ def assess(
         policy=policy,
         champion_version=champion.version,
         window_days=getattr(training, "window_days", champion.window_days),
-        holdout_fraction=_largest_holdout(training, champion),
+        holdout_fraction=getattr(training, "holdout_fraction", champion.holdout_fraction),
         at=at,
     )
     decision = decide(policy, state)

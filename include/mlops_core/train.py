@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,8 +107,8 @@ def time_split(
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     """Oldest rows train, the newest ``holdout_fraction`` hold out; ties broken by id for a
     stable order. With ``holdout_positives`` and ``max_holdout_fraction`` the holdout grows
-    backwards until it holds that many positives (at most half the window's), to at most
-    ``max_holdout_fraction`` of the rows; it never starts before
+    backwards until it holds that many positives, when it can within ``max_holdout_fraction``
+    of the rows (otherwise it stays at ``holdout_fraction``); it never starts before
     ``not_before`` (the champion's cutoff: the gate must not score the champion on rows it
     trained on). Training rows within ``embargo_days`` before the first holdout row (the
     cutoff) are dropped: the embargo gap between the two windows.
@@ -121,10 +122,11 @@ def time_split(
     cut = int(n * (1 - holdout_fraction))
     if holdout_positives and max_holdout_fraction and schema.label_column in ordered.columns:
         newest_first = np.cumsum(schema.target(ordered[schema.label_column])[::-1])
-        # Never more than half the window's positives: training keeps the other half.
-        target = min(holdout_positives, int(newest_first[-1]) // 2) if n else 0
-        needed = int(np.searchsorted(newest_first, target)) + 1
-        cut = min(cut, n - min(needed, int(n * max_holdout_fraction)))
+        needed = int(np.searchsorted(newest_first, holdout_positives)) + 1
+        # All or nothing: a pool that cannot reach the target within the cap would only
+        # take training rows (and the newest, most relevant ones) away.
+        if needed <= int(n * max_holdout_fraction):
+            cut = min(cut, n - needed)
     if not_before is not None:
         cut = max(cut, int(ordered[schema.timestamp_column].searchsorted(not_before)))
         if cut >= n:
@@ -148,19 +150,24 @@ def split_for_gate(
     params: TrainParams,
     evaluate_after: pd.Timestamp | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
-    """The training split and the gate's holdout: pooled up to ``min_positives`` positives,
-    or ``holdout_positives`` when there is a champion (``evaluate_after``, its cutoff) to
-    compare with on rows after its training data."""
-    comparing = evaluate_after is not None and params.holdout_positives
-    return time_split(
+    """The training split and the gate's holdout: pooled up to ``holdout_positives``
+    positives when there is a champion (``evaluate_after``, its cutoff) to compare with on
+    rows after its training data and the window can provide them, else up to the gate's
+    ``min_positives``."""
+    split = functools.partial(
+        time_split,
         frame,
         schema,
         params.holdout_fraction,
         params.embargo_days,
-        holdout_positives=params.holdout_positives if comparing else params.min_positives,
         max_holdout_fraction=params.max_holdout_fraction,
         not_before=evaluate_after,
     )
+    if evaluate_after is not None and params.holdout_positives:
+        train, holdout, cutoff = split(holdout_positives=params.holdout_positives)
+        if int(schema.target(holdout[schema.label_column]).sum()) >= params.holdout_positives:
+            return train, holdout, cutoff
+    return split(holdout_positives=params.min_positives)
 
 
 def train_model(
