@@ -26,7 +26,7 @@ from mlops_core.sample_data import (
 from mlops_core.schema import load_schema
 from mlops_core.spec import SpecError, load_spec, parse_spec
 from mlops_core.storage import LocalStorage
-from mlops_core.train import TrainParams, time_split, train_model
+from mlops_core.train import TrainParams, split_for_gate, time_split, train_model
 from mlops_core.validate import validate_frame
 
 SCHEMA = load_schema("fraud")
@@ -220,3 +220,19 @@ def test_spec_gate_pools_enough_positives_for_its_power() -> None:
     assert spec.gate.power == 0.95 and spec.gate.max_detectable_drop == 0.18
     # One setting: the holdout grows to the gate's minimum even with no champion to compare.
     assert spec.train.min_positives == spec.gate.min_positives == 30
+
+
+def test_gate_split_pools_only_to_compare_with_a_champion() -> None:
+    frame = matured_for_training(_window(DAY, days=10, rows=4_000), SCHEMA, DAY).frame
+    params = TrainParams(
+        holdout_positives=100, max_holdout_fraction=0.7, embargo_days=1, min_positives=30
+    )
+    start = pd.Timestamp(DAY - dt.timedelta(days=9), tz="UTC")
+    _, alone, _ = split_for_gate(frame, SCHEMA, params, None)
+    _, compared, _ = split_for_gate(frame, SCHEMA, params, start)
+    assert SCHEMA.target(alone["is_fraud"]).sum() >= 30
+    assert SCHEMA.target(compared["is_fraud"]).sum() == 100 and len(compared) > len(alone)
+    # Out of reach within the cap: the holdout stays at its minimum, training keeps the rows.
+    unreachable = dataclasses.replace(params, holdout_positives=10_000)
+    _, kept, _ = split_for_gate(frame, SCHEMA, unreachable, start)
+    assert len(kept) == len(alone)
