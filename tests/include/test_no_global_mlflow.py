@@ -60,7 +60,7 @@ def _train_register_load_monitor(
         SCHEMA,
         END,
         settings=settings,
-        params=TrainParams(window_days=3, max_iter=20),
+        params=TrainParams(window_days=3, max_iter=20, min_positive_labels=5),
         experiment=f"{model}_training",
     )
     version = steps.register(settings, model, trained["model_uri"], trained["run_id"])["version"]
