@@ -191,6 +191,7 @@ def decide_on_evidence(
             reference="champion",
             relative_margin=rules.relative_margin,
             confidence=level,
+            power=rules.power,
         )
         record["comparisons"].append(result.to_dict())
         reasons.append(result.describe("champion"))
@@ -200,17 +201,22 @@ def decide_on_evidence(
             rejected = True
             reasons.append(f"superiority required: {metric} is not shown better than the champion")
         # Absence of evidence: only a comparison the interval leaves open (it straddles the
-        # margin) leans on the sample's power; superior / non-inferior ones are decided.
+        # margin) leans on the sample's power; superior / non-inferior ones are decided. A
+        # drop is shown inferior once it exceeds the margin by the detectable amount.
         if result.outcome == evidence.INCONCLUSIVE and result.reference.estimate > 0:
-            weakest = max(weakest, result.detectable_drop / result.reference.estimate)
+            shown = (result.margin + result.detectable_drop) / result.reference.estimate
+            weakest = max(weakest, shown)
     if not rejected and weakest > rules.max_detectable_drop:
-        more = int(np.ceil(count * (weakest / rules.max_detectable_drop) ** 2)) - count
+        margin = rules.relative_margin
+        ratio = max(weakest - margin, 1e-9) / max(rules.max_detectable_drop - margin, 1e-9)
+        more = int(np.ceil(count * ratio**2)) - count
         reasons.append(
             f"not enough evidence: an open comparison, and with {count} {unit} the gate only "
-            "detects a relative "
-            f"drop of {weakest:.0%} (80% power), the policy needs {rules.max_detectable_drop:.0%}; "
-            f"about {more} more {unit} are needed. The champion is kept"
+            f"shows a relative drop of {weakest:.0%} inferior ({rules.power:.0%} power), the "
+            f"policy needs {rules.max_detectable_drop:.0%}; about {more} more {unit} are "
+            "needed (pool more matured days). The champion is kept"
         )
+        record["needed_more"] = more
         return INSUFFICIENT, reasons, record
     return (REJECT if rejected else PROMOTE), reasons, record
 

@@ -142,7 +142,7 @@ def _decode_csv(name: str, data: bytes) -> str:
 def text_columns(schema: DatasetSchema) -> list[str]:
     """Columns read as text from CSV: ids, pass-through, categoricals, label, timestamp."""
     cols = [schema.id_column, *schema.passthrough, *schema.categorical, schema.timestamp_column]
-    cols.append(schema.label_column)
+    cols += [schema.label_column, schema.label_time_column]
     return [c for c in dict.fromkeys(cols) if c]
 
 
@@ -294,16 +294,22 @@ def normalise(frame: pd.DataFrame, schema: DatasetSchema) -> tuple[pd.DataFrame,
         frame[col] = values.astype(object)
     frame, ts_findings = _timestamps(frame, schema, counts)
     findings += ts_findings
+    if schema.label_time_column:
+        frame, ts_findings = _timestamps(frame, schema, counts, schema.label_time_column)
+        findings += ts_findings
     frame, label_findings = _labels(frame, schema)
     findings += label_findings
     return frame, counts, findings
 
 
-def _timestamps(frame: pd.DataFrame, schema: DatasetSchema, counts: dict) -> tuple:
-    """Parse the timestamp column to UTC. Values without an offset are localised from the
-    schema's ``timestamp_timezone``, or reported (and left null) when it names none;
-    unparseable values become null for the not-null expectation to name."""
-    col, zone = schema.timestamp_column, schema.timestamp_timezone
+def _timestamps(
+    frame: pd.DataFrame, schema: DatasetSchema, counts: dict, column: str | None = None
+) -> tuple:
+    """Parse a timestamp column (the event time unless ``column`` names another, e.g. the
+    label time) to UTC. Values without an offset are localised from the schema's
+    ``timestamp_timezone``, or reported (and left null) when it names none; unparseable
+    values become null for the not-null expectation to name."""
+    col, zone = column or schema.timestamp_column, schema.timestamp_timezone
     if col not in frame.columns:
         return frame, []
     series = frame[col]

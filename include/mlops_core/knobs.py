@@ -31,10 +31,22 @@ class TrainParams:
     ``c`` for logistic regression, ``n_estimators``/``max_depth`` (0: unlimited) and
     ``min_samples_leaf`` for the random forest). Every estimator is class-weighted.
     ``validation_fraction``: the newest share of the training split on which a search's
-    candidates are compared (the holdout is never used to choose)."""
+    candidates are compared (the holdout is never used to choose). ``embargo_days``: the gap
+    left between the last training row and the first holdout row (rows in it are used for
+    neither), so rows that share a customer's burst do not straddle the split.
+    ``max_holdout_fraction`` (0: never): the holdout (the gate's evaluation rows) is extended
+    backwards from the newest ``holdout_fraction`` of the window, pooling matured days, until
+    it holds ``min_positives`` positives (the gate's minimum; one setting with it), or
+    ``holdout_positives`` when a champion is to be compared (the comparison's power needs
+    more), to at most that share of the window's rows and never past half its positives (the
+    training split keeps the rest)."""
 
     seed: int = 42
     holdout_fraction: float = 0.2
+    embargo_days: int = 0
+    holdout_positives: int = 0
+    max_holdout_fraction: float = 0.0
+    min_positives: int = 30
     validation_fraction: float = 0.2
     window_days: int = 7
     min_positive_labels: int = 20
@@ -49,6 +61,15 @@ class TrainParams:
     fpr_target: float = 0.01
 
     def __post_init__(self) -> None:
+        if self.embargo_days < 0:
+            raise TrainingError(f"embargo_days {self.embargo_days}: needs >= 0")
+        if self.max_holdout_fraction and not (
+            self.holdout_fraction <= self.max_holdout_fraction < 1
+        ):
+            raise TrainingError(
+                f"max_holdout_fraction ({self.max_holdout_fraction}) needs holdout_fraction "
+                f"({self.holdout_fraction}) <= max_holdout_fraction < 1"
+            )
         if self.estimator not in ESTIMATORS:
             raise TrainingError(
                 f"unknown estimator {self.estimator!r}; choose one of {', '.join(ESTIMATORS)}"
@@ -69,8 +90,9 @@ class GateEvidence:
     more than ``relative_margin`` of the champion's value; ``superiority`` promotes only one
     shown better on the first gated metric. ``confidence`` is family-wise over the gated
     metrics (Bonferroni); ``n_boot`` paired resamples (seeded by ``bootstrap_seed``); a
-    comparison left open (its interval straddles the margin) on a sample that could not
-    reveal a relative drop of ``max_detectable_drop`` with 80% power gives ``insufficient``."""
+    comparison left open (its interval straddles the margin) promotes only when the sample
+    would have shown a relative drop of ``max_detectable_drop`` (margin included) inferior
+    with probability ``power``; otherwise the verdict is ``insufficient``."""
 
     comparison: str = "non_inferiority"
     relative_margin: float = 0.05
@@ -78,6 +100,7 @@ class GateEvidence:
     n_boot: int = 2_000
     max_detectable_drop: float = 0.5
     bootstrap_seed: int = 0
+    power: float = 0.8
 
     def __post_init__(self) -> None:
         problems = []
@@ -89,6 +112,8 @@ class GateEvidence:
             problems.append(f"n_boot {self.n_boot}: a gate needs >= 2000 resamples")
         if self.relative_margin < 0 or self.max_detectable_drop <= 0:
             problems.append("relative_margin must be >= 0 and max_detectable_drop > 0")
+        if not 0.5 <= self.power < 1:
+            problems.append(f"power {self.power}: needs 0.5 <= power < 1")
         if problems:
             raise TrainingError("gate: " + "; ".join(problems))
 

@@ -38,6 +38,7 @@ from mlops_core.drift import (
 from mlops_core.errors import InputMissingError
 from mlops_core.evaluate import classification_metrics
 from mlops_core.knobs import PerformanceThresholds  # noqa: F401 - re-exported
+from mlops_core.maturity import end_of_day, matured_within
 from mlops_core.performance import Sample, compare_performance, prevalence_check
 from mlops_core.policy import Decision, PolicyInput, RetrainPolicy, decide
 from mlops_core.schema import DatasetSchema
@@ -143,13 +144,39 @@ def _read_scores(
         return pd.read_parquet(path, columns=[schema.id_column, "score", "model_version"])
 
 
-def _labelled_scores(
-    storage: Storage, schema: DatasetSchema, day: str, version: int, cluster: str = ""
-) -> tuple[pd.DataFrame | None, pd.DataFrame | None, int]:
-    """(labels of the day, the version's scores joined with them (and the ``cluster``
-    column when the day has it), rows scored by other versions and left out)."""
+def _matured_labels(
+    storage: Storage, schema: DatasetSchema, day: str, delay_days: int
+) -> pd.DataFrame | None:
+    """The day's rows whose labels were final within ``delay_days`` of the day's end (all of
+    them without a label time column), so every matured day has the same completeness."""
     labels = _read_working(storage, schema, day)
     if labels is None or schema.label_column not in labels.columns:
+        return None
+    matured = matured_within(labels, schema, delay_days)
+    if matured.excluded:
+        log.info(
+            "%s dt=%s: %d of %d labels were not final within %d day(s); left out",
+            schema.name,
+            day,
+            matured.excluded,
+            len(labels),
+            delay_days,
+        )
+    return matured.frame
+
+
+def _labelled_scores(
+    storage: Storage,
+    schema: DatasetSchema,
+    day: str,
+    version: int,
+    delay_days: int = 0,
+    cluster: str = "",
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None, int]:
+    """(matured labels of the day, the version's scores joined with them (and the
+    ``cluster`` column when the day has it), rows scored by other versions and left out)."""
+    labels = _matured_labels(storage, schema, day, delay_days)
+    if labels is None:
         return None, None, 0
     scores = _read_scores(storage, schema, day)
     if scores is None:
@@ -220,7 +247,12 @@ def matured_performance(
     frames, used, per_day, dropped = [], [], [], 0
     for current in window:
         labels, joined, other = _labelled_scores(
-            storage, schema, current, champion.version, perf.cluster_column
+            storage,
+            schema,
+            current,
+            champion.version,
+            perf.label_delay_days,
+            perf.cluster_column,
         )
         dropped += other
         if labels is not None:
@@ -240,11 +272,22 @@ def matured_performance(
     base_frames, base_days = [], []
     if champion.holdout is not None and len(champion.holdout):
         holdout = champion.holdout
-        scores = champion.model.predict_proba(holdout[schema.model_input_columns])[:, 1]
-        base_frames.append(pd.DataFrame({schema.label_column: holdout[schema.label_column]}))
-        base_frames[-1]["score"] = scores
-        if perf.cluster_column in holdout.columns:
-            base_frames[-1][perf.cluster_column] = holdout[perf.cluster_column].to_numpy()
+        if schema.label_time_column and champion.trained_through:
+            # Only holdout days that had label_delay_days to mature before training: the
+            # newest rows' labels were less complete than any monitored day's.
+            complete = end_of_day(
+                dt.date.fromisoformat(champion.trained_through[:10])
+                - dt.timedelta(days=perf.label_delay_days)
+            )
+            holdout = holdout[pd.to_datetime(holdout[schema.timestamp_column], utc=True) < complete]
+        holdout = matured_within(holdout, schema, perf.label_delay_days).frame
+        if len(holdout):
+            scores = champion.model.predict_proba(holdout[schema.model_input_columns])[:, 1]
+            base = pd.DataFrame({schema.label_column: holdout[schema.label_column]})
+            base["score"] = scores
+            if perf.cluster_column in holdout.columns:
+                base[perf.cluster_column] = holdout[perf.cluster_column].to_numpy()
+            base_frames.append(base)
     for candidate in _version_days(
         storage, schema, champion.version, champion.trained_through, last.isoformat()
     ):
@@ -253,7 +296,12 @@ def matured_performance(
         if candidate in window:
             continue
         _, joined, _ = _labelled_scores(
-            storage, schema, candidate, champion.version, perf.cluster_column
+            storage,
+            schema,
+            candidate,
+            champion.version,
+            perf.label_delay_days,
+            perf.cluster_column,
         )
         if joined is not None and len(joined):
             base_frames.append(joined)
@@ -737,6 +785,7 @@ def shadow_sequence(
     champion_version: int,
     challenger_version: int,
     max_looks: int,
+    label_delay_days: int = 0,
 ) -> tuple[pd.DataFrame | None, list[str]]:
     """The sequence's evidence: every matured day up to ``last_matured`` on which the frozen
     challenger version was shadow-scored, joined row by row with the champion version's
@@ -753,12 +802,10 @@ def shadow_sequence(
         if len(frames) == max_looks:
             days.append(current)  # past the horizon: counted as a look, not read
             continue
-        labels = _read_working(storage, schema, current)
+        labels = _matured_labels(storage, schema, current, label_delay_days)
         champ = _read_scores(storage, schema, current)
         shadow = _read_scores(storage, schema, current, lake.SHADOW)
         if labels is None or champ is None or shadow is None:
-            continue
-        if schema.label_column not in labels.columns:
             continue
         champ = champ[champ["model_version"] == int(champion_version)]
         shadow = shadow[shadow["model_version"] == int(challenger_version)]
@@ -813,6 +860,7 @@ def judge_shadow(
         champion_version=int(champion_version),
         challenger_version=int(challenger_version),
         max_looks=policy.max_looks,
+        label_delay_days=perf.label_delay_days,
     )
     look = len(days)
     if data is None:

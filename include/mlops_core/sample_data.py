@@ -45,6 +45,9 @@ move; 0.002 is the sampling noise at these sizes. By the usual reading of PSI (<
 0.1-0.25 moderate, > 0.25 significant), small stays below monitoring's warn level, medium
 lies between warn (0.1) and alert (0.25), large is beyond alert. The demo's ``drift=1.0`` is
 beyond large.
+
+**Labels arrive late**: ``label_available_at`` is when each row's label became final (frauds
+by chargeback, days later; see ``label_delays``).
 """
 
 from __future__ import annotations
@@ -270,7 +273,7 @@ def generate_transactions(
     order = np.argsort(seconds, kind="stable")
     start = pd.Timestamp(day, tz="UTC")
     account = account_by_slot[slot]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "transaction_id": [f"tx-{day:%Y%m%d}-{i:07d}" for i in range(n_rows)],
             "timestamp": start + pd.to_timedelta(seconds[order], unit="s"),
@@ -287,6 +290,35 @@ def generate_transactions(
             "is_fraud": is_fraud[order],
         }
     )
+    return add_label_arrival(frame, day, seed=seed)
+
+
+# Label delays in days (lognormal: right-skewed, median exp(mu)). A fraud is confirmed by a
+# chargeback: median ~2 days, a long tail (99th percentile ~26 days), capped at 30 days (the
+# card schemes' usual dispute window). A legitimate transaction is confirmed when its review
+# closes: median ~0.75 day, rarely beyond 3.
+FRAUD_DELAY = (np.log(2.0), 1.1)
+LEGIT_DELAY = (np.log(0.75), 0.5)
+MAX_LABEL_DELAY_DAYS = 30.0
+LABEL_TIME_COLUMN = "label_available_at"
+
+
+def label_delays(is_fraud: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Days from each transaction until its label is final, by class (see FRAUD_DELAY)."""
+    fraud = np.asarray(is_fraud) == 1
+    mu = np.where(fraud, FRAUD_DELAY[0], LEGIT_DELAY[0])
+    sigma = np.where(fraud, FRAUD_DELAY[1], LEGIT_DELAY[1])
+    return np.minimum(np.exp(rng.normal(mu, sigma)), MAX_LABEL_DELAY_DAYS)
+
+
+def add_label_arrival(frame: pd.DataFrame, day: dt.date, *, seed: int = 7) -> pd.DataFrame:
+    """``frame`` with ``label_available_at``: when each row's ``is_fraud`` became final
+    (its timestamp plus a class-dependent delay, ``label_delays``). Drawn from its own
+    stream of (seed, day), so it leaves every other column's draws unchanged."""
+    rng = np.random.default_rng([seed, day.toordinal(), 1])
+    delay = label_delays(frame["is_fraud"].to_numpy(), rng)
+    arrival = frame["timestamp"] + pd.to_timedelta(np.round(delay * 86_400), unit="s")
+    return frame.assign(**{LABEL_TIME_COLUMN: arrival})
 
 
 def _is_night(hour: np.ndarray) -> np.ndarray:

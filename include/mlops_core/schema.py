@@ -27,6 +27,7 @@ TOP_LEVEL_KEYS = (
     "timestamp_column",
     "timestamp_timezone",
     "label_column",
+    "label_time_column",
     "label_values",
     "positive_label",
     "derived_features",
@@ -113,6 +114,9 @@ class DatasetSchema:
         id_column: unique event id.
         timestamp_column: event time; every row must fall inside its partition's day (UTC).
         label_column: binary target; optional when scoring.
+        label_time_column: when each row's label became final (UTC timestamp, at or after
+            the event); training, gates and monitoring use only labels available by the end
+            of the run's day. None: labels arrive with the data.
         label_values: allowed label values.
         numeric: numeric feature columns with allowed ranges.
         categoricals: categorical feature columns with their normalisation; values never seen
@@ -137,6 +141,7 @@ class DatasetSchema:
     id_column: str | None
     timestamp_column: str
     label_column: str | None
+    label_time_column: str | None = None
     label_values: tuple[int | str, ...] = (0, 1)
     positive_label: int | str | None = None
     derived_features: tuple[str, ...] = ()
@@ -201,6 +206,8 @@ class DatasetSchema:
             cols.insert(0, self.id_column)
         if with_label and self.label_column:
             cols.append(self.label_column)
+            if self.label_time_column:
+                cols.append(self.label_time_column)
         return cols
 
     def to_dict(self) -> dict[str, Any]:
@@ -337,6 +344,9 @@ class _SchemaCheck:
         for key, role in (("id_column", "id"), ("timestamp_column", "timestamp")):
             self.role_column(data, key, role, optional=key == "id_column")
         self.role_column(data, "label_column", "label", optional=True)
+        self.role_column(data, "label_time_column", "label_time", optional=True)
+        if data.get("label_time_column") and not data.get("label_column"):
+            self.add("label_time_column", "needs a label_column (it says when that label arrived)")
         self.numeric(data)
         for key in ("categorical", "categoricals"):
             self.categorical(data, key)
@@ -586,6 +596,7 @@ _ROLES = {
     "id": "the id column",
     "timestamp": "the timestamp column",
     "label": "the label column",
+    "label_time": "the label time column",
     "feature": "a feature",
     "passthrough": "a passthrough column",
 }

@@ -38,6 +38,7 @@ from mlops_core.evaluate import (
 )
 from mlops_core.extract import ExtractResult, list_landing
 from mlops_core.incidents import runbook_ref
+from mlops_core.maturity import matured_for_training
 from mlops_core.outputs import OutputManifest
 from mlops_core.provenance import log_training_dataset
 from mlops_core.schema import DatasetSchema
@@ -205,16 +206,23 @@ def train(
     experiment: str,
     run_tags: dict[str, str] | None = None,
     search: tuple[TrainParams, ...] = (),
+    model_name: str | None = None,
 ) -> dict[str, Any]:
     """Train on the validated window ending at ``day`` and log the run to MLflow;
     ``run_tags`` (e.g. the Airflow dag/run/task ids) are added to the run's tags.
+
+    Only labels final by the end of ``day`` are read. With ``model_name``, the holdout (the
+    gate's evaluation rows) starts no earlier than the current champion's training cutoff, so
+    the gate never scores the champion on rows it was trained on.
 
     With ``search`` candidates, ``params`` and each candidate are compared on a validation
     slice of the training split (nested MLflow runs under the training run); the best is
     refitted on the whole training split and becomes the run's model.
     """
     data = load_training_set(storage, schema, day, params.window_days)
-    trials = compare_candidates(data.frame, schema, [params, *search]) if search else []
+    matured = matured_for_training(data.frame, schema, day)
+    frame = matured.frame
+    trials = compare_candidates(frame, schema, [params, *search]) if search else []
     if trials:
         params = next(t.params for t in trials if t.selected)
         log.info(
@@ -226,7 +234,9 @@ def train(
                 for t in trials
             ),
         )
-    result = train_model(data.frame, schema, params)
+    champion_cutoff = _champion_cutoff(settings, model_name) if model_name else None
+    result = train_model(frame, schema, params, evaluate_after=champion_cutoff)
+    result.metrics["unmatured_rows_excluded"] = float(matured.excluded)
     suite_hashes = sorted(
         {
             json.loads(
@@ -243,6 +253,8 @@ def train(
         "expectation_suite_hash": ",".join(suite_hashes),
         "schema_fingerprint": schema.fingerprint(),
         "logical_date": day.isoformat(),
+        "labels_final_by": matured.as_of,
+        "evaluation_not_before": str(champion_cutoff) if champion_cutoff is not None else "none",
         **(run_tags or {}),
     }
     experiment_id = registry.ensure_experiment(
@@ -275,7 +287,7 @@ def train(
     log_training_dataset(
         settings.mlflow_tracking_uri,
         run_id,
-        data.frame,
+        frame,
         name=schema.name,
         source_partitions={
             storage.uri(lake.working_data_key(schema.name, lake.parse_day(d))): h
@@ -294,14 +306,33 @@ def train(
             metrics={f"validation_{k}": v for k, v in trial.metrics.items()},
             tags={"search_selected": str(trial.selected).lower()},
         )
-    write_domains(storage, schema, run_id, categorical_domains(data.frame, schema))
-    out = {"run_id": run_id, "model_uri": model_uri, "metrics": result.metrics, "tags": tags}
+    write_domains(storage, schema, run_id, categorical_domains(frame, schema))
+    out = {
+        "run_id": run_id,
+        "model_uri": model_uri,
+        "metrics": result.metrics,
+        "tags": tags,
+        "maturity": matured.to_dict(),
+    }
     if trials:
         out["search"] = [
             {"estimator": t.params.estimator, "validation": t.metrics, "selected": t.selected}
             for t in trials
         ]
     return out
+
+
+def _champion_cutoff(settings: Settings, model_name: str) -> pd.Timestamp | None:
+    """The current champion's training cutoff (its first holdout timestamp), or None."""
+    uri = settings.mlflow_tracking_uri
+    champion = registry.resolve(uri, model_name)
+    if champion is None:
+        return None
+    value = registry.client(uri).get_run(champion.run_id).data.params.get("cutoff")
+    if value is None:
+        return None
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
 
 
 def _log_evaluation(uri: str, run_id: str, result: Any, schema: DatasetSchema, params) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,10 +15,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from mlops_core.errors import TrainingError
+from mlops_core.errors import SelfEvaluationError, TrainingError
 from mlops_core.evaluate import classification_metrics
 from mlops_core.features import add_time_features
 from mlops_core.knobs import ESTIMATORS, HYPERPARAMETERS, TrainParams  # noqa: F401 - re-exported
+from mlops_core.maturity import matured_for_training
 from mlops_core.schema import DatasetSchema
 from mlops_core.storage import Storage
 from mlops_core.windows import Window, check_window_minimums, read_window
@@ -94,18 +96,94 @@ def build_pipeline(schema: DatasetSchema, params: TrainParams) -> Pipeline:
 
 
 def time_split(
-    frame: pd.DataFrame, schema: DatasetSchema, holdout_fraction: float
+    frame: pd.DataFrame,
+    schema: DatasetSchema,
+    holdout_fraction: float,
+    embargo_days: int = 0,
+    *,
+    holdout_positives: int = 0,
+    max_holdout_fraction: float = 0.0,
+    not_before: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
-    """Oldest rows train, newest rows hold out; ties broken by id for a stable order."""
+    """Oldest rows train, the newest ``holdout_fraction`` hold out; ties broken by id for a
+    stable order. With ``holdout_positives`` and ``max_holdout_fraction`` the holdout grows
+    backwards until it holds that many positives, when it can within ``max_holdout_fraction``
+    of the rows (otherwise it stays at ``holdout_fraction``); it never starts before
+    ``not_before`` (the champion's cutoff: the gate must not score the champion on rows it
+    trained on). Training rows within ``embargo_days`` before the first holdout row (the
+    cutoff) are dropped: the embargo gap between the two windows.
+
+    Raises:
+        SelfEvaluationError: ``not_before`` leaves no holdout row.
+    """
     keys = [c for c in (schema.timestamp_column, schema.id_column) if c]
     ordered = frame.sort_values(keys, kind="stable")
-    cut = int(len(ordered) * (1 - holdout_fraction))
+    n = len(ordered)
+    cut = int(n * (1 - holdout_fraction))
+    if holdout_positives and max_holdout_fraction and schema.label_column in ordered.columns:
+        newest_first = np.cumsum(schema.target(ordered[schema.label_column])[::-1])
+        needed = int(np.searchsorted(newest_first, holdout_positives)) + 1
+        # All or nothing: a pool that cannot reach the target within the cap would only
+        # take training rows (and the newest, most relevant ones) away.
+        if needed <= int(n * max_holdout_fraction):
+            cut = min(cut, n - needed)
+    if not_before is not None:
+        cut = max(cut, int(ordered[schema.timestamp_column].searchsorted(not_before)))
+        if cut >= n:
+            raise SelfEvaluationError(
+                f"no row of the window is after the champion's training cutoff {not_before}: "
+                "nothing to evaluate the challenger and the champion on without scoring the "
+                "champion on its own training rows. Train for a later day, or roll the "
+                "champion back first if the older model is wanted (runbook: #self-evaluation)",
+                check="champion_cutoff_before_evaluation",
+            )
     cutoff = ordered[schema.timestamp_column].iloc[cut]
-    return ordered.iloc[:cut], ordered.iloc[cut:], cutoff
+    train = ordered.iloc[:cut]
+    if embargo_days:
+        train = train[train[schema.timestamp_column] < cutoff - pd.Timedelta(days=embargo_days)]
+    return train, ordered.iloc[cut:], cutoff
 
 
-def train_model(frame: pd.DataFrame, schema: DatasetSchema, params: TrainParams) -> TrainResult:
-    """Fit the pipeline on the older rows and measure it on the newest ones.
+def split_for_gate(
+    frame: pd.DataFrame,
+    schema: DatasetSchema,
+    params: TrainParams,
+    evaluate_after: pd.Timestamp | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+    """The training split and the gate's holdout: pooled up to ``holdout_positives``
+    positives when there is a champion (``evaluate_after``, its cutoff) to compare with on
+    rows after its training data and the window can provide them, else up to the gate's
+    ``min_positives``."""
+    split = functools.partial(
+        time_split,
+        frame,
+        schema,
+        params.holdout_fraction,
+        params.embargo_days,
+        max_holdout_fraction=params.max_holdout_fraction,
+        not_before=evaluate_after,
+    )
+    if evaluate_after is not None and params.holdout_positives:
+        train, holdout, cutoff = split(holdout_positives=params.holdout_positives)
+        if int(schema.target(holdout[schema.label_column]).sum()) >= params.holdout_positives:
+            return train, holdout, cutoff
+    return split(holdout_positives=params.min_positives)
+
+
+def train_model(
+    frame: pd.DataFrame,
+    schema: DatasetSchema,
+    params: TrainParams,
+    *,
+    day: dt.date | None = None,
+    evaluate_after: pd.Timestamp | None = None,
+) -> TrainResult:
+    """Fit the pipeline on the older rows and measure it on the newest ones, with
+    ``params.embargo_days`` between them. With ``day`` (the run's day) and a schema with a
+    label time column, only rows whose labels are final by the end of ``day`` are used; the
+    others are counted (``unmatured_rows_excluded``) and logged. The holdout pools matured
+    days up to ``params.holdout_positives`` positives and starts no earlier than
+    ``evaluate_after`` (the champion's cutoff), see ``time_split``.
 
     Raises:
         TrainingError: the label column is missing, or either split lacks enough positives
@@ -114,7 +192,11 @@ def train_model(frame: pd.DataFrame, schema: DatasetSchema, params: TrainParams)
     label = schema.label_column
     if not label or label not in frame.columns:
         raise TrainingError(f"training data has no label column {label!r}")
-    train, holdout, cutoff = time_split(frame, schema, params.holdout_fraction)
+    excluded = 0
+    if day is not None:
+        matured = matured_for_training(frame, schema, day)
+        frame, excluded = matured.frame, matured.excluded
+    train, holdout, cutoff = split_for_gate(frame, schema, params, evaluate_after)
     for name, part in (("training", train), ("holdout", holdout)):
         positives = int(schema.target(part[label]).sum())
         needed = params.min_positive_labels if name == "training" else 1
@@ -131,6 +213,7 @@ def train_model(frame: pd.DataFrame, schema: DatasetSchema, params: TrainParams)
     metrics.update(_baseline_metrics(train, holdout, schema, params))
     metrics["train_rows"] = float(len(train))
     metrics["holdout_rows"] = float(len(holdout))
+    metrics["unmatured_rows_excluded"] = float(excluded)
     return TrainResult(
         pipeline=pipeline,
         metrics=metrics,
@@ -184,7 +267,7 @@ def compare_candidates(
     """
     first = candidates[0]
     label = schema.label_column
-    train, _, _ = time_split(frame, schema, first.holdout_fraction)
+    train, _, _ = split_for_gate(frame, schema, first, None)
     fit_part, validation, _ = time_split(train, schema, first.validation_fraction)
     y = schema.target(validation[label])
     if y.sum() == 0 or y.sum() == len(y):

@@ -177,6 +177,14 @@ def suite_specs(schema: DatasetSchema, day: dt.date, *, with_label: bool) -> lis
                 {"column": schema.label_column, "value_set": list(schema.label_values)},
             )
         )
+    if with_label and schema.label_time_column:
+        # A label cannot be final before its event: not before the partition's day.
+        specs.append(
+            ExpectationSpec(
+                "expect_column_values_to_be_between",
+                {"column": schema.label_time_column, "min_value": start.isoformat()},
+            )
+        )
     return specs
 
 

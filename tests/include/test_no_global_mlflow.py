@@ -50,17 +50,17 @@ def _train_register_load_monitor(
     monkeypatch.setenv("MLOPS_DATA_ROOT", str(root))
     settings = Settings.from_env()
     storage = LocalStorage(settings.storage_url)
-    train_days = [END - dt.timedelta(days=i) for i in range(3)]
+    train_days = [END - dt.timedelta(days=i) for i in range(5)]
     for day in train_days:
-        sample_data.land_sample_partition(storage, SCHEMA, day, rows=1_500)
-    ready = steps.extract_window(storage, SCHEMA, END, 3, "b")
+        sample_data.land_sample_partition(storage, SCHEMA, day, rows=3_000)
+    ready = steps.extract_window(storage, SCHEMA, END, 5, "b")
     steps.validate_window(storage, SCHEMA, ready, settings=settings, batch_id="b")
     trained = steps.train(
         storage,
         SCHEMA,
         END,
         settings=settings,
-        params=TrainParams(window_days=3, max_iter=20),
+        params=TrainParams(window_days=5, max_iter=20, min_positive_labels=5),
         experiment=f"{model}_training",
     )
     version = steps.register(settings, model, trained["model_uri"], trained["run_id"])["version"]

@@ -41,6 +41,8 @@ END = dt.date(2026, 11, 6)
 AT = dt.datetime(2026, 11, 7, tzinfo=dt.UTC)
 # The test lake is small (~28 holdout positives): the evidence floor is lowered to match.
 GATE = GateThresholds(min_pr_auc=0.1, min_recall_at_fpr=0.1, min_positives=20)
+# Labels mature late: the holdout pools matured days up to the gate's minimum.
+POOLED = TrainParams(window_days=6, max_holdout_fraction=0.6, min_positives=20)
 MODEL = "fraud_model_test"
 
 
@@ -63,9 +65,7 @@ def world(tmp_path_factory):
         sample_data.land_sample_partition(storage, SCHEMA, day, rows=3_000)
     days = steps.extract_window(storage, SCHEMA, END, 6, "b")
     steps.validate_window(storage, SCHEMA, days, settings=settings, batch_id="b")
-    trained = steps.train(
-        storage, SCHEMA, END, settings=settings, params=TrainParams(window_days=6), experiment="t"
-    )
+    trained = steps.train(storage, SCHEMA, END, settings=settings, params=POOLED, experiment="t")
     return settings, storage, trained
 
 
@@ -471,7 +471,7 @@ def test_gate_refuses_to_judge_the_champion_on_its_own_training_rows(
         SCHEMA,
         END - dt.timedelta(days=2),
         settings=settings,
-        params=TrainParams(window_days=3),
+        params=TrainParams(window_days=3, min_positive_labels=5),
         experiment="t",
     )
     ref = steps.register(settings, model_name, older["model_uri"], older["run_id"])

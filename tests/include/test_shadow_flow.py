@@ -24,6 +24,7 @@ LOOSE = GateThresholds(
     min_positives=1,
     max_detectable_drop=100.0,
 )
+MATURE = PerformanceThresholds(label_delay_days=30)
 
 
 def test_shadow_scoring_and_evidence_based_promotion(tmp_path, monkeypatch) -> None:
@@ -83,14 +84,15 @@ def test_shadow_scoring_and_evidence_based_promotion(tmp_path, monkeypatch) -> N
     steps.validate_window(
         storage, SCHEMA, [d.isoformat() for d in live], settings=settings, batch_id="l"
     )
-    judge_day = live[-1] + dt.timedelta(days=1)
+    # Chargebacks take up to 30 days: judged once every live label is final.
+    judge_day = live[-1] + dt.timedelta(days=MATURE.label_delay_days)
     result = shadow_evaluation(
         storage,
         SCHEMA,
         judge_day,
         settings=settings,
         model_name=MODEL,
-        perf=PerformanceThresholds(label_delay_days=1),
+        perf=MATURE,
         policy=ShadowPolicy(min_rows=10_000, min_positives=40, n_boot=200),
     )
     assert result["status"] == "promote", result
@@ -112,7 +114,7 @@ def test_shadow_scoring_and_evidence_based_promotion(tmp_path, monkeypatch) -> N
         judge_day,
         settings=settings,
         model_name=MODEL,
-        perf=PerformanceThresholds(label_delay_days=1),
+        perf=MATURE,
         policy=ShadowPolicy(min_rows=10_000, min_positives=40, n_boot=200),
     )
     assert again == json.loads(registry.dumps(result))
@@ -141,7 +143,7 @@ def test_shadow_scoring_and_evidence_based_promotion(tmp_path, monkeypatch) -> N
         judge_day + dt.timedelta(days=1),
         settings=settings,
         model_name=MODEL,
-        perf=PerformanceThresholds(label_delay_days=1),
+        perf=MATURE,
         policy=ShadowPolicy(min_rows=10_000, min_positives=40, n_boot=200),
     )
     assert kept["status"] == "keep"

@@ -139,8 +139,9 @@ def test_small_holdout_cannot_reveal_the_drop_the_policy_needs() -> None:
     loose = {"min_pr_auc": 0.0, "min_recall_at_fpr": 0.0}
     strict = evaluate_gate(y, challenger, champion, GateThresholds(**loose))
     assert strict.decision == INSUFFICIENT
-    assert "with 40 positives the gate only detects a relative drop of" in strict.reasons[-1]
+    assert "with 40 positives the gate only shows a relative drop of" in strict.reasons[-1]
     assert "more positives are needed" in strict.reasons[-1]
+    assert strict.evidence["needed_more"] > 0
     lenient = GateThresholds(**loose, max_detectable_drop=0.9)
     assert evaluate_gate(y, challenger, champion, lenient).decision == PROMOTE
 
@@ -185,3 +186,25 @@ def test_a_decided_comparison_needs_no_more_power() -> None:
     verdict = evaluate_gate(y, challenger, champion, strict)
     assert [c["outcome"] for c in verdict.evidence["comparisons"]] == ["superior", "superior"]
     assert verdict.decision == PROMOTE, verdict.reasons
+
+
+def test_an_open_comparison_promotes_only_with_the_power_to_show_the_drop() -> None:
+    """An equal challenger on a large sample: not shown worse, and the sample would have
+    shown a drop of max_detectable_drop (beyond the margin) with the gate's power."""
+    rng = np.random.default_rng(6)
+    y = np.r_[np.ones(1_500), np.zeros(60_000)].astype(int)
+    common = rng.normal(0, 1, len(y)) + 2.0 * y
+    champion = common + rng.normal(0, 0.3, len(y))
+    challenger = common + rng.normal(0, 0.3, len(y))
+    rules = {"min_pr_auc": 0.0, "min_recall_at_fpr": 0.0, "power": 0.95}
+    enough = evaluate_gate(
+        y, challenger, champion, GateThresholds(**rules, max_detectable_drop=0.3)
+    )
+    assert enough.decision == PROMOTE, enough.reasons
+    few = np.r_[np.arange(300), np.arange(1_500, 21_500)]  # 300 positives, same models
+    strict = GateThresholds(**rules, max_detectable_drop=0.12)
+    small = evaluate_gate(y[few], challenger[few], champion[few], strict)
+    assert small.decision == INSUFFICIENT
+    assert "(95% power)" in small.reasons[-1] and small.evidence["needed_more"] > 0
+    with pytest.raises(TrainingError, match="power 0.3"):
+        GateThresholds(power=0.3)

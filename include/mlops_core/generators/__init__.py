@@ -71,13 +71,14 @@ def land_frame(
         key, data = prefix + "part-000.parquet", buf.getvalue()
     else:
         out = frame.copy()
-        ts = out[schema.timestamp_column]
-        if getattr(ts.dt, "tz", None) is not None:
-            out[schema.timestamp_column] = ts.dt.tz_convert("UTC").dt.strftime(
-                "%Y-%m-%dT%H:%M:%S.%fZ"
-            )
-        else:
-            out[schema.timestamp_column] = ts.dt.strftime("%Y-%m-%d %H:%M:%S")
+        for column in (schema.timestamp_column, schema.label_time_column):
+            if not column or column not in out.columns:
+                continue
+            ts = out[column]
+            if getattr(ts.dt, "tz", None) is not None:
+                out[column] = ts.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            else:
+                out[column] = ts.dt.strftime("%Y-%m-%d %H:%M:%S")
         key, data = prefix + "part-000.csv", out.to_csv(index=False).encode()
     storage.write_bytes(key, data)
     storage.write_bytes(prefix + lake.SUCCESS_MARKER, b"")

@@ -67,6 +67,7 @@ class BinaryClassification(TaskType):
             experiment=spec.experiment,
             run_tags=run_tags,
             search=spec.search,
+            model_name=spec.model_name,
         )
 
     def gate(self, settings, spec, model_name: str, version: str, thresholds):
