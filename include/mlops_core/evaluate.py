@@ -182,7 +182,7 @@ def decide_on_evidence(
     if not champion:
         reasons.append("no champion yet: floors and baselines decide")
         return (REJECT if rejected else PROMOTE), reasons, record
-    weakest = 0.0
+    weakest, superior = 0.0, []
     for i, metric in enumerate(metrics):
         result = evidence.compare(
             samples,
@@ -197,6 +197,8 @@ def decide_on_evidence(
         reasons.append(result.describe("champion"))
         if result.outcome == evidence.INFERIOR:
             rejected = True
+        if result.outcome == evidence.SUPERIOR:
+            superior.append(metric)
         if i == 0 and rules.comparison == "superiority" and result.outcome != evidence.SUPERIOR:
             rejected = True
             reasons.append(f"superiority required: {metric} is not shown better than the champion")
@@ -206,7 +208,14 @@ def decide_on_evidence(
         if result.outcome == evidence.INCONCLUSIVE and result.reference.estimate > 0:
             shown = (result.margin + result.detectable_drop) / result.reference.estimate
             weakest = max(weakest, shown)
-    if not rejected and weakest > rules.max_detectable_drop:
+    if not rejected and weakest > rules.max_detectable_drop and superior:
+        # A worse model is shown better on a gated metric at most at the test's one-sided
+        # error, so the open comparison on the others does not need the power rule.
+        reasons.append(
+            f"{', '.join(superior)} shown better than the champion and nothing shown worse: "
+            "the open comparison is not held back for power"
+        )
+    elif not rejected and weakest > rules.max_detectable_drop:
         margin = rules.relative_margin
         ratio = max(weakest - margin, 1e-9) / max(rules.max_detectable_drop - margin, 1e-9)
         more = int(np.ceil(count * ratio**2)) - count

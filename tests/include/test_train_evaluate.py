@@ -208,3 +208,25 @@ def test_an_open_comparison_promotes_only_with_the_power_to_show_the_drop() -> N
     assert "(95% power)" in small.reasons[-1] and small.evidence["needed_more"] > 0
     with pytest.raises(TrainingError, match="power 0.3"):
         GateThresholds(power=0.3)
+
+
+def test_shown_better_on_one_metric_and_open_on_the_other_promotes_without_power() -> None:
+    """The retraining demo after drift: PR-AUC shown better, recall at 1% FPR left open by 73
+    positives. A worse model is shown better only at the test's one-sided error, so the
+    power rule does not hold it back; an equal challenger on the same sample stays
+    insufficient (nothing shown better)."""
+    rng = np.random.default_rng(11)
+    y = np.r_[np.ones(73), np.zeros(7_000)].astype(int)
+    champion = rng.normal(0, 1, len(y)) + 1.4 * y
+    challenger = rng.normal(0, 1, len(y)) + 2.2 * y
+    strict = GateThresholds(
+        min_pr_auc=0.0, min_recall_at_fpr=0.0, max_detectable_drop=0.18, power=0.95
+    )
+    verdict = evaluate_gate(y, challenger, champion, strict)
+    outcomes = [c["outcome"] for c in verdict.evidence["comparisons"]]
+    assert "superior" in outcomes and "inferior" not in outcomes
+    assert verdict.decision == PROMOTE, verdict.reasons
+    if "inconclusive" in outcomes:
+        assert "not held back for power" in verdict.reasons[-1]
+    equal = champion + rng.normal(0, 0.05, len(y))
+    assert evaluate_gate(y, equal, champion, strict).decision == INSUFFICIENT
