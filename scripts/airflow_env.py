@@ -1,8 +1,9 @@
 """Run Airflow (or the MLflow UI) against the demo's own environment.
 
     python scripts/airflow_env.py [--data-root PATH] [--use-environment] dags list
-    python scripts/airflow_env.py api-server --port 8080
     python scripts/airflow_env.py mlflow-ui --port 5000
+
+(`make airflow` starts the live Airflow over the same root: scripts/live_airflow.py.)
 
 The demo owns one data root, `<repo>/.local/` unless `--data-root` says otherwise. AIRFLOW_HOME,
 the metadata DB (SQLite), the MLflow store (SQLite + local artifacts), the lake, reports and
@@ -201,8 +202,6 @@ def main(argv: list[str]) -> int:
         cmd = [str(BIN / "mlflow"), "ui", "--backend-store-uri", uri, *args.command[1:]]
     else:
         Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
-        if args.command[0] == "api-server":
-            subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True)
         cmd = [str(BIN / "airflow"), *args.command]
     return subprocess.call(cmd, env=env)
 
@@ -217,30 +216,6 @@ def migrate(env: dict[str, str]) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-
-
-def run_dag(
-    dag_id: str,
-    day: str,
-    env: dict[str, str],
-    *,
-    conf: dict | None = None,
-    log_dir: Path | None = None,
-) -> tuple[int, float, Path]:
-    """``airflow dags test <dag_id> <day>``; returns (exit code, seconds, log file)."""
-    import json
-    import time
-
-    log_dir = Path(log_dir or Path(env["MLOPS_DATA_ROOT"]) / "demo-logs")
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"{dag_id}__{day}__{int(time.time() * 1000)}.log"
-    cmd = [str(BIN / "airflow"), "dags", "test", dag_id, day]
-    if conf:
-        cmd += ["--conf", json.dumps(conf)]
-    start = time.monotonic()
-    with open(log, "w") as fh:
-        rc = subprocess.call(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, cwd=REPO)
-    return rc, time.monotonic() - start, log
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +65,35 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def airflow_healthy(base_url: str) -> bool:
+    """Whether the api-server answers and reports every component healthy."""
+    import httpx
+
+    try:
+        health = httpx.get(f"{base_url}/api/v2/monitor/health", timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    return all(
+        (health.get(part) or {}).get("status") == "healthy"
+        for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    )
+
+
+def stop_process_groups(procs: Iterable[subprocess.Popen], grace: float = 30) -> None:
+    """SIGTERM each still-running process's group, then SIGKILL what outlives ``grace``."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    end = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
 
 
 def _private_json(path: Path, make: callable) -> dict[str, str]:
@@ -181,7 +211,7 @@ class LiveAirflow:
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout
-        while not self._healthy():
+        while not airflow_healthy(self.base_url):
             dead = {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
             if dead:
                 self.stop()
@@ -190,18 +220,6 @@ class LiveAirflow:
                 self.stop()
                 raise TimeoutError(f"Airflow not healthy after {timeout}s; {self.component_logs}")
             time.sleep(1)
-
-    def _healthy(self) -> bool:
-        import httpx
-
-        try:
-            health = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).json()
-        except (httpx.HTTPError, ValueError):
-            return False
-        return all(
-            (health.get(part) or {}).get("status") == "healthy"
-            for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
-        )
 
     def wait_for_dags(self, dag_ids: list[str], timeout: float = 180, unpause: bool = True) -> None:
         client = self.client()
@@ -218,16 +236,7 @@ class LiveAirflow:
                 client.unpause(dag_id)
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        end = time.monotonic() + 30
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, end - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_process_groups(self.procs.values())
 
     def __enter__(self) -> LiveAirflow:
         self.start()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +22,13 @@ from typing import Any
 
 import httpx
 
+from mlops_airflow.rest import AirflowRestClient
+
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
+
+from live_airflow import airflow_healthy, stop_process_groups  # noqa: E402
+
 BIN = Path(sys.executable).parent
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 REDIS = ("127.0.0.1", 6379)
@@ -69,6 +74,7 @@ class AirflowCluster:
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     token: str | None = None
+    rest: AirflowRestClient | None = None
 
     def __post_init__(self) -> None:
         self.airflow_db = f"mlops_airflow_{self.tag}"
@@ -178,16 +184,7 @@ class AirflowCluster:
         self.login()
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        end = time.monotonic() + 30
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, end - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+        stop_process_groups(self.procs.values())
         for db in (self.airflow_db, self.mlflow_db):
             try:
                 _pg_admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
@@ -240,14 +237,7 @@ class AirflowCluster:
             return False
 
     def _healthy(self) -> bool:
-        try:
-            health = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).json()
-        except (httpx.HTTPError, ValueError):
-            return False
-        return all(
-            health.get(part, {}).get("status") == "healthy"
-            for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
-        )
+        return airflow_healthy(self.base_url)
 
     # -- REST API, as the UI uses it ---------------------------------------------------------
     @property
@@ -255,25 +245,11 @@ class AirflowCluster:
         return f"http://127.0.0.1:{self.api_port}"
 
     def login(self) -> None:
-        resp = httpx.post(
-            f"{self.base_url}/auth/token",
-            json={"username": "admin", "password": self.password},
-            timeout=30,
-        )
-        resp.raise_for_status()
-        self.token = resp.json()["access_token"]
+        self.rest = AirflowRestClient(self.base_url, "admin", self.password)
+        self.token = self.rest.login()
 
     def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        resp = httpx.request(
-            method,
-            f"{self.base_url}/api/v2{path}",
-            headers={"Authorization": f"Bearer {self.token}"},
-            timeout=30,
-            **kwargs,
-        )
-        if resp.status_code >= 400:
-            raise RuntimeError(f"{method} {path} -> {resp.status_code}: {resp.text[:2000]}")
-        return resp.json() if resp.content else None
+        return self.rest.api(method, path, **kwargs)
 
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> None:
         def parsed() -> bool:
@@ -287,28 +263,16 @@ class AirflowCluster:
         self.api("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
 
     def trigger(self, dag_id: str, logical_date: str, conf: dict | None = None) -> str:
-        run = self.api(
-            "POST",
-            f"/dags/{dag_id}/dagRuns",
-            json={"logical_date": logical_date, "conf": conf or {}},
-        )
-        return run["dag_run_id"]
+        return self.rest.trigger(dag_id, logical_date, conf)
 
     def run_state(self, dag_id: str, run_id: str) -> str:
-        return self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+        return self.rest.dag_run(dag_id, run_id)["state"]
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
-        tis = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
-        return {ti["task_id"]: ti["state"] for ti in tis}
+        return self.rest.task_states(dag_id, run_id)
 
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 600) -> str:
-        deadline = time.monotonic() + timeout
-        state = "queued"
-        while time.monotonic() < deadline:
-            state = self.run_state(dag_id, run_id)
-            if state in {"success", "failed"}:
-                return state
-            time.sleep(3)
-        raise TimeoutError(
-            f"{dag_id}/{run_id} still {state} after {timeout}s: {self.task_states(dag_id, run_id)}; logs {self.logs}"
-        )
+        try:
+            return self.rest.wait_run(dag_id, run_id, timeout=timeout, poll=3)["state"]
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; logs {self.logs}") from exc
