@@ -292,11 +292,13 @@ def test_on_call_in_chromium(scheduled: Stack, failed_validate: dict, tmp_path: 
             expect(page.get_by_text("DataValidationError").first).to_be_visible(timeout=60_000)
             expect(page.get_by_text(f"dt={BAD_DAY}").first).to_be_visible(timeout=30_000)
             page.screenshot(path=str(shots / "airflow-ui-failed-validate.png"))
-            answer = page.goto(mlflow_link, wait_until="networkidle")
+            # "load", not "networkidle": MLflow's UI keeps polling, and on a busy machine the
+            # network is never idle for long enough (seen: a 30 s timeout in CI)
+            answer = page.goto(mlflow_link, wait_until="load", timeout=90_000)
             assert answer is not None and answer.status == 200
             page.wait_for_timeout(3000)
             # the run's evaluation plots (PR curve shown) for the README
-            page.goto(f"{mlflow_link}/artifacts/evaluation/precision_recall.png")
+            page.goto(f"{mlflow_link}/artifacts/evaluation/precision_recall.png", timeout=90_000)
             page.wait_for_timeout(4000)
             page.screenshot(path=str(shots / "mlflow-run.png"))
         finally:
