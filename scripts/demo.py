@@ -364,8 +364,14 @@ def loans_scenario(env: dict[str, str], dag: DagRunner) -> dict[str, object]:
     }
 
 
-def fraud_scenario(env: dict[str, str], rows: int, dag: DagRunner) -> dict[str, object]:
+def fraud_scenario(
+    env: dict[str, str], rows: int, dag: DagRunner, score_days: list[dt.date] | None = None
+) -> dict[str, object]:
+    """Land history, train, score ``score_days`` (the demo's three by default), rerun the
+    first and land a bad batch; raises DemoFailure on any surprise."""
     from mlops_core import lake, registry, sample_data
+
+    score_days = score_days or SCORE_DAYS
 
     settings, storage, schema = _lake(env)
 
@@ -377,7 +383,7 @@ def fraud_scenario(env: dict[str, str], rows: int, dag: DagRunner) -> dict[str, 
         sample_data.land_sample_partition(storage, schema, day, rows=rows)
         day += dt.timedelta(days=1)
     dag("fraud_sample_landing", TRAIN_DAY, conf={"rows": rows})
-    for day in SCORE_DAYS:
+    for day in SCORE_DAYS:  # landed whether scored or not: the days stay as the demo's
         sample_data.land_sample_partition(storage, schema, day, rows=rows)
 
     dag("fraud_training", TRAIN_DAY)
@@ -388,8 +394,8 @@ def fraud_scenario(env: dict[str, str], rows: int, dag: DagRunner) -> dict[str, 
     verdict = json.loads(verdict_path.read_text())
 
     scored = []
-    dag.many("fraud_scoring", SCORE_DAYS)
-    for day in SCORE_DAYS:
+    dag.many("fraud_scoring", score_days)
+    for day in score_days:
         manifest = json.loads(
             storage.read_bytes(lake.scored_prefix(schema.name, day) + lake.MANIFEST)
         )
@@ -397,14 +403,14 @@ def fraud_scenario(env: dict[str, str], rows: int, dag: DagRunner) -> dict[str, 
         if manifest["rows_in"] != manifest["rows_out"]:
             raise DemoFailure(f"scoring {day} lost rows: {manifest}")
 
-    _say(f"rerunning fraud_scoring for {SCORE_DAYS[0]} to check it rewrites identical bytes")
-    dag("fraud_scoring", SCORE_DAYS[0], rerun=True)
+    _say(f"rerunning fraud_scoring for {score_days[0]} to check it rewrites identical bytes")
+    dag("fraud_scoring", score_days[0], rerun=True)
     rerun = json.loads(
-        storage.read_bytes(lake.scored_prefix(schema.name, SCORE_DAYS[0]) + lake.MANIFEST)
+        storage.read_bytes(lake.scored_prefix(schema.name, score_days[0]) + lake.MANIFEST)
     )
     identical = rerun["output_sha256"] == scored[0]["output_sha256"]
     if not identical:
-        raise DemoFailure(f"rerun of {SCORE_DAYS[0]} changed the output: {rerun} vs {scored[0]}")
+        raise DemoFailure(f"rerun of {score_days[0]} changed the output: {rerun} vs {scored[0]}")
 
     _say(f"landing a bad batch for {BAD_DAY} (negative amounts, duplicate id)")
     injected = land_bad_batch(env, BAD_DAY, rows)
