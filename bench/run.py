@@ -401,7 +401,7 @@ def bench_gate(cycles: int = 30, rows: int = 20_000) -> dict[str, float]:
 
     import pandas as pd
 
-    from mlops_core.evaluate import PROMOTE, evaluate_gate
+    from mlops_core.evaluate import PROMOTE, cluster_groups, evaluate_gate
     from mlops_core.sample_data import generate_transactions
     from mlops_core.spec import load_spec
     from mlops_core.train import train_model
@@ -451,11 +451,13 @@ def bench_gate(cycles: int = 30, rows: int = 20_000) -> dict[str, float]:
             / pd.Timedelta(days=1)
         )
         champ_scores = champion.predict_proba(holdout[schema.model_input_columns])[:, 1]
+        groups = cluster_groups(holdout, thresholds.cluster_column)
         verdict = evaluate_gate(
             y,
             fresh.pipeline.predict_proba(holdout[schema.model_input_columns])[:, 1],
             champ_scores,
             thresholds,
+            groups=groups,
         )
         fresh_verdicts.append(verdict.decision)
         pr_auc["fresh"].append(verdict.challenger["pr_auc"])
@@ -463,7 +465,7 @@ def bench_gate(cycles: int = 30, rows: int = 20_000) -> dict[str, float]:
         worse = train_model(frame, worse_schema, params, day=day, evaluate_after=champion_cutoff)
         assert len(worse.holdout) == len(holdout)  # the same rows: same labels, same split
         scores = worse.pipeline.predict_proba(holdout[worse_schema.model_input_columns])[:, 1]
-        judged = evaluate_gate(y, scores, champ_scores, thresholds)
+        judged = evaluate_gate(y, scores, champ_scores, thresholds, groups=groups)
         worse_verdicts[GATE_WORSE_FEATURE].append(judged.decision)
         pr_auc[GATE_WORSE_FEATURE].append(judged.challenger["pr_auc"])
         if verdict.decision != PROMOTE:
@@ -690,8 +692,10 @@ def bench_shadow(days: int = 30, rows: int = 5_000, sequences: int = 20_000) -> 
 
     Simulation (the ratio): ``sequences`` paths with daily positives drawn at the measured
     rate, information ``positives / (se per positive)**2`` and the score ``difference *
-    information`` as Brownian motion with drift 0 (an exactly equal challenger), judged with
-    ``shadow.boundary`` as ``compare`` does. The same paths with the better pair's measured
+    information`` as Brownian motion with drift 0 (an exactly equal challenger) whose noise
+    is the calibration's spread times the bootstrap's (when above 1), judged with
+    ``shadow.boundary`` as ``compare`` does. Bootstraps draw the spec's ``cluster_column``
+    groups whole. The same paths with the better pair's measured
     drift give its power and median promotion look."""
     import numpy as np
     import pandas as pd
@@ -723,6 +727,8 @@ def bench_shadow(days: int = 30, rows: int = 5_000, sequences: int = 20_000) -> 
         generate_transactions(first + dt.timedelta(days=14 + i), n_rows=rows) for i in range(days)
     ]
     y = [np.asarray(schema.target(f[schema.label_column]), dtype=bool) for f in live]
+    # The spec's cluster column: a customer's burst of frauds is drawn whole.
+    groups = [f[policy.cluster_column].astype(str).to_numpy() for f in live]
     scores = {
         name: [m.predict_proba(f[schema.model_input_columns])[:, 1] for f in live]
         for name, m in (("champion", champion), ("equal", equal), ("better", better))
@@ -741,6 +747,7 @@ def bench_shadow(days: int = 30, rows: int = 5_000, sequences: int = 20_000) -> 
                 np.concatenate(scores[name][:look]),
                 policy,
                 look=look,
+                groups=np.concatenate(groups[:look]),
             )
             if verdict.decision == PROMOTE:
                 promoted = look
@@ -755,20 +762,28 @@ def bench_shadow(days: int = 30, rows: int = 5_000, sequences: int = 20_000) -> 
     se_per_positive = last.se * np.sqrt(last.positives)
     prevalence = last.positives / last.rows
     one_day = dataclasses.replace(policy, min_rows=1, min_positives=5)
-    daily = [compare(y[d], scores["champion"][d], scores["equal"][d], one_day) for d in range(days)]
+    daily = [
+        compare(y[d], scores["champion"][d], scores["equal"][d], one_day, groups=groups[d])
+        for d in range(days)
+    ]
     diffs = np.array([v.diff for v in daily])
     spread = np.std((diffs - diffs.mean()) / np.array([v.se for v in daily]), ddof=1)
+    # The paths below move by the true spread: when the bootstrap se is too small (spread
+    # above 1), the test's boundary (set in bootstrap se) is crossed more often, and the
+    # ratio counts those promotions; a spread below 1 (conservative se) is not credited.
+    inflation = max(1.0, float(spread))
     log(
         f"shadow: calibration: se of the PR-AUC difference {se_per_positive:.3f}/sqrt(positives), "
         f"prevalence {prevalence:.4f}; single days: sd of (difference - mean)/se = {spread:.2f} "
-        f"over {days} days (1 if the bootstrap se is right)"
+        f"over {days} days (1 if the bootstrap se is right); the paths' noise is scaled by "
+        f"{inflation:.2f}"
     )
 
     rng = np.random.default_rng(0)
     positives = rng.binomial(rows, prevalence, (sequences, days)).cumsum(axis=1)
     info = positives / se_per_positive**2
     step = np.diff(info, axis=1, prepend=0.0)
-    noise = np.sqrt(step) * rng.standard_normal(step.shape)
+    noise = inflation * np.sqrt(step) * rng.standard_normal(step.shape)
     se = 1 / np.sqrt(info)
     bar = boundary(se, policy.min_effect, policy.confidence)
     judged = (positives >= policy.min_positives) & (

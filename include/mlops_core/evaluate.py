@@ -103,6 +103,7 @@ class GateVerdict:
         return (
             f"\n\n## Evidence\n{ev['count']} {ev['unit']}"
             + (f" in {ev['rows']} rows" if "rows" in ev else "")
+            + (f" of {ev['groups']} groups, resampled whole" if "groups" in ev else "")
             + f" (the gate needs >= {ev['need']}); {ev['n_boot']} paired bootstrap resamples; "
             f"{ev['per_test_confidence']:.1%} intervals per metric, each one-sided decision "
             f"erring at most {(1 - ev['confidence']) / len(metrics):.1%} "
@@ -233,15 +234,35 @@ def decide_on_evidence(
 GATED_CLASSIFICATION = ("pr_auc", "recall_at_fpr")
 
 
+def cluster_groups(frame: Any, column: str) -> np.ndarray | None:
+    """Each row's group for a cluster bootstrap: ``frame[column]`` as text, or ``None`` (rows
+    independent) when no column is configured.
+
+    Raises:
+        KeyError: ``column`` is configured but ``frame`` lacks it (an interval on rows would
+            then pass for one on groups, silently too narrow).
+    """
+    if not column:
+        return None
+    if column not in frame.columns:
+        raise KeyError(
+            f"cluster column {column!r} is not among the evaluation rows' columns "
+            f"({', '.join(map(str, frame.columns))}); the bootstrap cannot draw its groups"
+        )
+    return frame[column].astype(str).to_numpy()
+
+
 def evaluate_gate(
     y: np.ndarray,
     challenger: np.ndarray,
     champion: np.ndarray | None,
     thresholds: GateThresholds,
+    groups: np.ndarray | None = None,
 ) -> GateVerdict:
     """Decide whether the challenger may replace the champion, from both models' scores on
     the same holdout rows (``y`` its labels): paired, label-stratified bootstrap of PR-AUC and
-    recall at the FPR target. With no champion the floors alone decide."""
+    recall at the FPR target, of whole groups when ``groups`` gives each row's (the values of
+    ``thresholds.cluster_column``). With no champion the floors alone decide."""
     y = np.asarray(y).astype(int)
     scores = {"challenger": challenger, **({"champion": champion} if champion is not None else {})}
     decision, reasons, record = decide_on_evidence(
@@ -251,6 +272,7 @@ def evaluate_gate(
             fpr_target=thresholds.fpr_target,
             n_boot=thresholds.n_boot,
             seed=thresholds.bootstrap_seed,
+            groups=groups,
         ),
         GATED_CLASSIFICATION,
         thresholds,
@@ -262,6 +284,8 @@ def evaluate_gate(
         champion=champion is not None,
     )
     record["rows"] = len(y)
+    if groups is not None:
+        record["groups"] = int(len(np.unique(np.asarray(groups))))
     return GateVerdict(
         decision=decision,
         reasons=reasons,

@@ -36,10 +36,11 @@ class TrainParams:
     neither), so rows that share a customer's burst do not straddle the split.
     ``max_holdout_fraction`` (0: never): the holdout (the gate's evaluation rows) is extended
     backwards from the newest ``holdout_fraction`` of the window, pooling matured days, until
-    it holds ``min_positives`` positives (the gate's minimum; one setting with it), or
-    ``holdout_positives`` when a champion is to be compared (the comparison's power needs
-    more), to at most that share of the window's rows and never past half its positives (the
-    training split keeps the rest)."""
+    it holds ``holdout_positives`` positives (the champion comparison's power needs them),
+    or, when that is out of reach, ``min_positives`` (the gate's minimum; one setting with
+    it), to at most that share of the window's rows (the training split keeps the rest). Every
+    model is cut this way, with or without a champion, so a chain of retrains keeps its pools
+    (``train.split_for_gate``)."""
 
     seed: int = 42
     holdout_fraction: float = 0.2
@@ -135,6 +136,9 @@ class GateThresholds(GateEvidence):
     min_recall_at_fpr: float = 0.30
     fpr_target: float = 0.01
     min_positives: int = 30
+    # A column whose rows are not independent (fraud: a compromised card's burst of frauds
+    # shares its customer): the bootstrap draws its groups whole. Empty: rows independent.
+    cluster_column: str = ""
 
 
 @dataclass(frozen=True)
@@ -315,7 +319,8 @@ class ShadowPolicy:
     PR-AUC gain worth detecting: it scales the test's mixture and its power calculation
     (the positives and rows needed to promote such a challenger with ``power``). After
     ``max_looks`` matured days without a promotion the champion is kept. The bootstrap
-    (``n_boot`` label-stratified resamples seeded by ``seed``) gives the standard error;
+    (``n_boot`` label-stratified resamples seeded by ``seed``, of whole ``cluster_column``
+    groups when set) gives the standard error;
     below ``min_rows`` rows or ``min_positives`` positives nothing is decided."""
 
     min_rows: int = 10_000
@@ -326,6 +331,8 @@ class ShadowPolicy:
     min_effect: float = 0.05
     power: float = 0.8
     max_looks: int = 30
+    # As the gate's: rows sharing this column's value are resampled together.
+    cluster_column: str = ""
 
     def __post_init__(self) -> None:
         problems = []

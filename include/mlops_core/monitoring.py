@@ -35,10 +35,10 @@ from mlops_core.drift import (
     persistent_drift,
     worst,
 )
-from mlops_core.errors import InputMissingError
+from mlops_core.errors import InputMissingError, SelfEvaluationError
 from mlops_core.evaluate import classification_metrics
 from mlops_core.knobs import PerformanceThresholds  # noqa: F401 - re-exported
-from mlops_core.maturity import end_of_day, matured_within
+from mlops_core.maturity import end_of_day, matured_for_training, matured_within
 from mlops_core.performance import Sample, compare_performance, prevalence_check
 from mlops_core.policy import Decision, PolicyInput, RetrainPolicy, decide
 from mlops_core.schema import DatasetSchema
@@ -93,6 +93,7 @@ class Champion:
     holdout: pd.DataFrame | None = None
     window_days: int = 7
     holdout_fraction: float = 0.2
+    cutoff: str = ""  # its first holdout timestamp (training rows are all before it)
 
 
 def load_champion(settings: Settings, model_name: str) -> Champion:
@@ -123,6 +124,7 @@ def load_champion(settings: Settings, model_name: str) -> Champion:
         holdout=holdout,
         window_days=int(params.get("window_days", 7)),
         holdout_fraction=float(params.get("holdout_fraction", 0.2)),
+        cutoff=params.get("cutoff", ""),
     )
 
 
@@ -365,6 +367,39 @@ def _partition_rows(storage: Storage, schema: DatasetSchema) -> dict[str, int]:
     return rows
 
 
+@dataclass(frozen=True)
+class RetrainSplit:
+    """How a retrain on some day would split its window: the spec's training settings
+    (``window_days``, ``holdout_fraction``, ``holdout_positives``, ``max_holdout_fraction``,
+    ``embargo_days``) and the champion's cutoff (the holdout never starts before it)."""
+
+    params: Any  # mlops_core.train.TrainParams
+    evaluate_after: pd.Timestamp | None = None
+
+    def rows(
+        self, storage: Storage, schema: DatasetSchema, day: dt.date, new_days: list[str]
+    ) -> tuple[int, int] | None:
+        """(holdout rows, rows of ``new_days`` the training split keeps) of a retrain on
+        ``day``, split exactly as :func:`mlops_core.train.train_model` splits (the same
+        code); ``None`` without labelled partitions to read."""
+        from mlops_core.train import split_for_gate
+
+        frames = []
+        for offset in range(self.params.window_days):
+            part = (day - dt.timedelta(days=offset)).isoformat()
+            frame = _read_working(storage, schema, part)
+            if frame is not None:
+                frames.append(frame.assign(_partition=part))
+        if not frames or any(schema.label_column not in f.columns for f in frames):
+            return None
+        window = matured_for_training(pd.concat(frames, ignore_index=True), schema, day).frame
+        try:
+            train, holdout, _ = split_for_gate(window, schema, self.params, self.evaluate_after)
+        except SelfEvaluationError:  # every row is after the champion's cutoff: none trains
+            return len(window), 0
+        return len(holdout), int(train["_partition"].isin(new_days).sum())
+
+
 def _policy_state(
     storage: Storage,
     schema: DatasetSchema,
@@ -379,6 +414,7 @@ def _policy_state(
     window_days: int = 7,
     holdout_fraction: float = 0.2,
     at: dt.datetime | None = None,
+    retrain: RetrainSplit | None = None,
 ) -> PolicyInput:
     """Past decisions and retrain requests, and the new labelled data that could teach a
     retrained model something.
@@ -390,7 +426,11 @@ def _policy_state(
     after the last retrain, and from the first day of the ongoing breach (retraining on labels
     from before a drift cannot learn it), inside the window a retrain on ``day`` reads; the
     newest ``holdout_fraction`` of that window goes to the holdout, unmatured days first, and
-    ``in_holdout`` says how many of the new rows it would take.
+    ``in_holdout`` says how many of the new rows it would take. With ``retrain`` (the spec's
+    training settings and the champion's cutoff), the retrain's split is computed as training
+    computes it instead (labels final by ``day``, the holdout pooled to
+    ``holdout_positives``, the embargo): a pooled holdout can take far more than
+    ``holdout_fraction``, and the newest, post-breach rows first.
     """
     policy = policy or RetrainPolicy()
     at = at or dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
@@ -432,7 +472,13 @@ def _policy_state(
     window_rows = sum(n for p, n in rows.items() if p >= window_start)
     holdout_rows = window_rows - int(window_rows * (1 - holdout_fraction))
     unmatured = sum(n for p, n in rows.items() if p > matured_until)
-    new_rows = sum(n for p, n in rows.items() if since < p <= matured_until and p >= window_start)
+    new_days = {p for p in rows if since < p <= matured_until and p >= window_start}
+    new_rows = sum(rows[p] for p in new_days)
+    in_holdout = min(new_rows, max(0, holdout_rows - unmatured))
+    split = retrain and retrain.rows(storage, schema, day, sorted(new_days))
+    if split is not None:
+        holdout_rows, kept = split
+        in_holdout = new_rows - min(new_rows, kept)
     return PolicyInput(
         level=level,
         at=at,
@@ -440,7 +486,7 @@ def _policy_state(
         retrains_today=sum(1 for r in retrains if r.date() == at.date()),
         new_labelled_rows=new_rows,
         alert_days=alert_days,
-        in_holdout=min(new_rows, max(0, holdout_rows - unmatured)),
+        in_holdout=in_holdout,
         window_rows=window_rows,
         holdout_rows=holdout_rows,
     )
@@ -554,6 +600,11 @@ def assess(
         window_days=getattr(training, "window_days", champion.window_days),
         holdout_fraction=getattr(training, "holdout_fraction", champion.holdout_fraction),
         at=at,
+        retrain=(
+            RetrainSplit(training, pd.Timestamp(champion.cutoff) if champion.cutoff else None)
+            if hasattr(training, "max_holdout_fraction")
+            else None
+        ),
     )
     decision = decide(policy, state)
     record = {
@@ -786,6 +837,7 @@ def shadow_sequence(
     challenger_version: int,
     max_looks: int,
     label_delay_days: int = 0,
+    cluster: str = "",
 ) -> tuple[pd.DataFrame | None, list[str]]:
     """The sequence's evidence: every matured day up to ``last_matured`` on which the frozen
     challenger version was shadow-scored, joined row by row with the champion version's
@@ -809,8 +861,9 @@ def shadow_sequence(
             continue
         champ = champ[champ["model_version"] == int(champion_version)]
         shadow = shadow[shadow["model_version"] == int(challenger_version)]
+        keep = [schema.id_column, schema.label_column] + ([cluster] if cluster else [])
         joined = (
-            labels[[schema.id_column, schema.label_column]]
+            labels[keep]
             .merge(champ[[schema.id_column, "score"]], on=schema.id_column)
             .merge(
                 shadow[[schema.id_column, "score"]],
@@ -850,6 +903,7 @@ def judge_shadow(
     matured days (labels ``perf.label_delay_days`` old) and decide with the sequential test
     of ``mlops_core.shadow``. Nothing is written; the result says whether the sequence
     restarted since the last judged day (another challenger or champion version)."""
+    from mlops_core.evaluate import cluster_groups
     from mlops_core.shadow import INSUFFICIENT, ShadowVerdict, compare
 
     last = day - dt.timedelta(days=perf.label_delay_days)
@@ -861,6 +915,7 @@ def judge_shadow(
         challenger_version=int(challenger_version),
         max_looks=policy.max_looks,
         label_delay_days=perf.label_delay_days,
+        cluster=policy.cluster_column,
     )
     look = len(days)
     if data is None:
@@ -880,6 +935,7 @@ def judge_shadow(
             data["score_challenger"].to_numpy(),
             policy,
             look=look,
+            groups=cluster_groups(data, policy.cluster_column),
         )
     sequence: dict[str, Any] = {
         "first_day": days[0] if days else None,

@@ -89,9 +89,9 @@ def decide(policy: RetrainPolicy, state: PolicyInput) -> Decision:
             False,
             f"not enough new labelled data: {state.new_labelled_rows} rows since the last "
             f"retrain or the start of the breach, {state.in_holdout} of them would sit in the "
-            f"retrain's holdout (training.holdout_fraction), leaving {state.rows_for_training} "
-            f"for training; policy needs {policy.min_new_labelled_rows} "
-            "(min_new_labelled_rows)",
+            "retrain's holdout (training.holdout_fraction, or its pool of holdout_positives), "
+            f"leaving {state.rows_for_training} for training; policy needs "
+            f"{policy.min_new_labelled_rows} (min_new_labelled_rows)",
             state.level,
         )
     return Decision(

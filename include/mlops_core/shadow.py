@@ -119,6 +119,7 @@ def compare(
     policy: ShadowPolicy,
     *,
     look: int = 1,
+    groups: np.ndarray | None = None,
 ) -> ShadowVerdict:
     """Judge look ``look`` of the sequence on the rows pooled so far (labels ``y`` and both
     models' scores, paired by row).
@@ -154,6 +155,7 @@ def compare(
         fpr_target=0.01,
         n_boot=policy.n_boot,
         seed=policy.seed,
+        groups=groups,
     )
     diff, se = samples.difference("challenger", "champion", "pr_auc", policy.confidence)
     estimate = diff.estimate

@@ -426,6 +426,7 @@ def _build(data: Any, source: str) -> tuple[list[str], UseCaseSpec | None]:
     train, search, gate = _shared_settings(check, data, train, search, gate)
     if dataset is not None:
         _drift_features(check, dataset, monitoring)
+        _cluster_columns(check, dataset, gate, monitoring)
     if dataset is None or check.problems:
         return check.problems, None
     spec = UseCaseSpec(
@@ -602,8 +603,7 @@ def _monitoring(check: _Check, data: dict[str, Any], tt) -> MonitoringSpec | Non
 
 
 def _drift_features(check: _Check, spec_dataset: DatasetSchema, monitoring) -> None:
-    """Drift features must be features of the dataset (a typo would watch nothing), and the
-    performance cluster column one of its columns."""
+    """Drift features must be features of the dataset (a typo would watch nothing)."""
     if monitoring is None:
         return
     known = spec_dataset.feature_columns
@@ -613,13 +613,27 @@ def _drift_features(check: _Check, spec_dataset: DatasetSchema, monitoring) -> N
                 f"monitoring.drift.features[{i}]",
                 f"{name!r} is not a feature of the dataset (features: {', '.join(known)})",
             )
-    cluster = monitoring.performance.cluster_column
-    columns = spec_dataset.required_columns(with_label=False)
-    if cluster and cluster not in columns:
-        check.add(
-            "monitoring.performance.cluster_column",
-            f"{cluster!r} is not a column of the dataset (columns: {', '.join(columns)})",
+
+
+def _cluster_columns(check: _Check, spec_dataset: DatasetSchema, gate, monitoring) -> None:
+    """Every ``cluster_column`` (the gate's, the performance check's, the shadow test's) must
+    be a column of the dataset: a typo would resample rows as if they were independent."""
+    settings = {"gate": gate}
+    if monitoring is not None:
+        settings.update(
+            {
+                "monitoring.performance": monitoring.performance,
+                "monitoring.shadow": monitoring.shadow,
+            }
         )
+    columns = spec_dataset.required_columns(with_label=False)
+    for path, values in settings.items():
+        cluster = getattr(values, "cluster_column", "")
+        if cluster and cluster not in columns:
+            check.add(
+                f"{path}.cluster_column",
+                f"{cluster!r} is not a column of the dataset (columns: {', '.join(columns)})",
+            )
 
 
 def _sample(check: _Check, value: Any) -> SampleDataSpec | None:

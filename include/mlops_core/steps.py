@@ -34,6 +34,7 @@ from mlops_core.evaluate import (
     REJECT,
     GateThresholds,
     GateVerdict,
+    cluster_groups,
     evaluate_gate,
 )
 from mlops_core.extract import ExtractResult, list_landing
@@ -425,7 +426,11 @@ def gate(
         return registry.load_model(uri, ref).predict_proba(inputs)[:, 1]
 
     verdict = evaluate_gate(
-        y, scores_of(challenger), scores_of(champion) if champion else None, thresholds
+        y,
+        scores_of(challenger),
+        scores_of(champion) if champion else None,
+        thresholds,
+        groups=cluster_groups(holdout, thresholds.cluster_column),
     )
     run_metrics = registry.client(uri).get_run(challenger.run_id).data.metrics
     baseline = {

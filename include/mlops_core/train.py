@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,14 +100,15 @@ def time_split(
     holdout_fraction: float,
     embargo_days: int = 0,
     *,
-    holdout_positives: int = 0,
+    holdout_positives: int | tuple[int, ...] = 0,
     max_holdout_fraction: float = 0.0,
     not_before: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     """Oldest rows train, the newest ``holdout_fraction`` hold out; ties broken by id for a
     stable order. With ``holdout_positives`` and ``max_holdout_fraction`` the holdout grows
     backwards until it holds that many positives, when it can within ``max_holdout_fraction``
-    of the rows (otherwise it stays at ``holdout_fraction``); it never starts before
+    of the rows (otherwise it stays at ``holdout_fraction``; with several targets, the first
+    the cap can reach is taken); it never starts before
     ``not_before`` (the champion's cutoff: the gate must not score the champion on rows it
     trained on). Training rows within ``embargo_days`` before the first holdout row (the
     cutoff) are dropped: the embargo gap between the two windows.
@@ -120,13 +120,16 @@ def time_split(
     ordered = frame.sort_values(keys, kind="stable")
     n = len(ordered)
     cut = int(n * (1 - holdout_fraction))
-    if holdout_positives and max_holdout_fraction and schema.label_column in ordered.columns:
+    targets = (holdout_positives,) if isinstance(holdout_positives, int) else holdout_positives
+    if max_holdout_fraction and schema.label_column in ordered.columns:
         newest_first = np.cumsum(schema.target(ordered[schema.label_column])[::-1])
-        needed = int(np.searchsorted(newest_first, holdout_positives)) + 1
-        # All or nothing: a pool that cannot reach the target within the cap would only
-        # take training rows (and the newest, most relevant ones) away.
-        if needed <= int(n * max_holdout_fraction):
-            cut = min(cut, n - needed)
+        for target in (t for t in targets if t):
+            needed = int(np.searchsorted(newest_first, target)) + 1
+            # All or nothing: a pool that cannot reach the target within the cap would only
+            # take training rows (and the newest, most relevant ones) away.
+            if needed <= int(n * max_holdout_fraction):
+                cut = min(cut, n - needed)
+                break
     if not_before is not None:
         cut = max(cut, int(ordered[schema.timestamp_column].searchsorted(not_before)))
         if cut >= n:
@@ -150,24 +153,25 @@ def split_for_gate(
     params: TrainParams,
     evaluate_after: pd.Timestamp | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
-    """The training split and the gate's holdout: pooled up to ``holdout_positives``
-    positives when there is a champion (``evaluate_after``, its cutoff) to compare with on
-    rows after its training data and the window can provide them, else up to the gate's
-    ``min_positives``."""
-    split = functools.partial(
-        time_split,
+    """The training split and the gate's holdout, pooled up to ``holdout_positives``
+    positives when the window can provide them within ``max_holdout_fraction``, else up to
+    the gate's ``min_positives``, and never before ``evaluate_after`` (the champion's cutoff).
+
+    Every model is cut this way, champion or not: a chain of daily retrains then holds out
+    the same span each day, so a champion's cutoff lies before the next challenger's pool.
+    A first model cut with a short holdout would clip every later pool to the rows after its
+    cutoff, and each promoted challenger would pass its short holdout on. When the champion's
+    cutoff clips a pool anyway, the holdout is every row after that cutoff: the largest one
+    neither model trained on (the verdict then says how many positives are missing)."""
+    return time_split(
         frame,
         schema,
         params.holdout_fraction,
         params.embargo_days,
+        holdout_positives=(params.holdout_positives, params.min_positives),
         max_holdout_fraction=params.max_holdout_fraction,
         not_before=evaluate_after,
     )
-    if evaluate_after is not None and params.holdout_positives:
-        train, holdout, cutoff = split(holdout_positives=params.holdout_positives)
-        if int(schema.target(holdout[schema.label_column]).sum()) >= params.holdout_positives:
-            return train, holdout, cutoff
-    return split(holdout_positives=params.min_positives)
 
 
 def train_model(

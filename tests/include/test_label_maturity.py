@@ -222,17 +222,88 @@ def test_spec_gate_pools_enough_positives_for_its_power() -> None:
     assert spec.train.min_positives == spec.gate.min_positives == 30
 
 
-def test_gate_split_pools_only_to_compare_with_a_champion() -> None:
+def test_gate_split_pools_for_every_model_and_keeps_a_clipped_pool() -> None:
     frame = matured_for_training(_window(DAY, days=10, rows=4_000), SCHEMA, DAY).frame
     params = TrainParams(
         holdout_positives=100, max_holdout_fraction=0.7, embargo_days=1, min_positives=30
     )
     start = pd.Timestamp(DAY - dt.timedelta(days=9), tz="UTC")
-    _, alone, _ = split_for_gate(frame, SCHEMA, params, None)
+    _, alone, first_cutoff = split_for_gate(frame, SCHEMA, params, None)
     _, compared, _ = split_for_gate(frame, SCHEMA, params, start)
-    assert SCHEMA.target(alone["is_fraud"]).sum() >= 30
-    assert SCHEMA.target(compared["is_fraud"]).sum() == 100 and len(compared) > len(alone)
-    # Out of reach within the cap: the holdout stays at its minimum, training keeps the rows.
+    # A first model pools like a challenger: the next one's pool is not clipped by it.
+    assert SCHEMA.target(alone["is_fraud"]).sum() == 100
+    assert compared["transaction_id"].tolist() == alone["transaction_id"].tolist()
+    minimum = dataclasses.replace(params, holdout_positives=0)
+    _, small, _ = split_for_gate(frame, SCHEMA, minimum, None)
+    assert 30 <= SCHEMA.target(small["is_fraud"]).sum() < 100 and len(small) < len(alone)
+    # A champion that held out less clips the pool: every row after its cutoff, not the
+    # minimum holdout (which would then hand the same short pool on to the next champion).
+    late = alone["timestamp"].iloc[(len(alone) - len(small)) // 2]
+    assert late > first_cutoff
+    _, clipped, cutoff = split_for_gate(frame, SCHEMA, params, late)
+    assert cutoff >= late and (clipped["timestamp"] >= late).all()
+    assert len(clipped) == int((frame["timestamp"] >= late).sum()) > len(small)
+    assert SCHEMA.target(clipped["is_fraud"]).sum() < 100
+    # Out of reach within the cap: the holdout grows only to the gate's minimum.
     unreachable = dataclasses.replace(params, holdout_positives=10_000)
     _, kept, _ = split_for_gate(frame, SCHEMA, unreachable, start)
-    assert len(kept) == len(alone)
+    assert kept["transaction_id"].tolist() == small["transaction_id"].tolist()
+
+
+def test_retrain_policy_counts_post_breach_rows_the_pooled_holdout_takes(tmp_path) -> None:
+    """A retrain pools its holdout newest-first to ``holdout_positives``: the post-breach
+    days land there before any reaches training. The policy's count comes from the same split
+    code, not from ``holdout_fraction`` (which would count most of them as training rows)."""
+    from mlops_core.monitoring import RetrainSplit, _policy_state, decisions_prefix
+    from mlops_core.policy import RetrainPolicy, decide
+
+    storage = LocalStorage(tmp_path)
+    first = dt.date(2026, 11, 1)
+    for offset in range(10):
+        day = first + dt.timedelta(days=offset)
+        _lake_day(storage, day, generate_transactions(day, n_rows=3_000))
+    day = first + dt.timedelta(days=9)
+    params = TrainParams(
+        window_days=10,
+        holdout_fraction=0.1,
+        holdout_positives=120,
+        max_holdout_fraction=0.7,
+        embargo_days=1,
+    )
+    perf = PerformanceThresholds(label_delay_days=1)
+    policy = RetrainPolicy(min_new_labelled_rows=3_000, alert_days_required=1)
+    since = (first + dt.timedelta(days=5)).isoformat()  # trained through the 6th
+    for offset in (6, 7, 8):  # alert since the 7th: three matured post-breach days
+        record = {
+            "day": (first + dt.timedelta(days=offset)).isoformat(),
+            "at": f"{first + dt.timedelta(days=offset)}T00:00:00+00:00",
+            "champion_version": "1",
+            "decision": {"level": "alert", "retrain": False, "reason": "r"},
+        }
+        storage.write_bytes(
+            decisions_prefix("m") + f"dt={record['day']}.json", json.dumps(record).encode()
+        )
+    common = dict(policy=policy, window_days=10, holdout_fraction=0.1)
+    plain = _policy_state(storage, SCHEMA, "m", day, "alert", since, perf, **common)
+    split = RetrainSplit(params)
+    pooled = _policy_state(storage, SCHEMA, "m", day, "alert", since, perf, retrain=split, **common)
+    assert plain.new_labelled_rows == pooled.new_labelled_rows == 9_000
+    assert plain.rows_for_training >= 6_000 and decide(policy, plain).retrain
+    # The same window split as training splits it: the new days' rows in its training split.
+    window = pd.concat(
+        [
+            generate_transactions(first + dt.timedelta(days=o), n_rows=3_000).assign(
+                _partition=(first + dt.timedelta(days=o)).isoformat()
+            )
+            for o in range(10)
+        ],
+        ignore_index=True,
+    )
+    train, holdout, _ = split_for_gate(
+        matured_for_training(window, SCHEMA, day).frame, SCHEMA, params, None
+    )
+    new = {(first + dt.timedelta(days=o)).isoformat() for o in (6, 7, 8)}
+    assert pooled.rows_for_training == int(train["_partition"].isin(new).sum()) < 3_000
+    assert pooled.holdout_rows == len(holdout) > plain.holdout_rows
+    decision = decide(policy, pooled)
+    assert not decision.retrain and "pool of holdout_positives" in decision.reason

@@ -118,6 +118,14 @@ def test_the_loans_spec_is_unlike_fraud() -> None:
             "monitoring.performance.cluster_column: 'card' is not a column",
         ),
         (
+            ("gate:\n  min_pr_auc: 0.1", "gate:\n  min_pr_auc: 0.1\n  cluster_column: card"),
+            "gate.cluster_column: 'card' is not a column",
+        ),
+        (
+            ("gate:\n", "monitoring:\n  shadow: {cluster_column: card}\ngate:\n"),
+            "monitoring.shadow.cluster_column: 'card' is not a column",
+        ),
+        (
             ("gate:\n", "sample_data:\n  generator: magic\ngate:\n"),
             "sample_data.generator: unknown generator 'magic'",
         ),
@@ -188,7 +196,9 @@ def test_ranking_refuses_what_it_does_not_have() -> None:
 
 
 def test_the_shadow_section_sets_the_sequential_test() -> None:
-    assert load_spec("fraud").monitoring.shadow == ShadowPolicy(min_positives=50)
+    assert load_spec("fraud").monitoring.shadow == ShadowPolicy(
+        min_positives=50, cluster_column="customer_id"
+    )
     text = BASE.replace(
         "gate:\n", "monitoring:\n  shadow: {min_effect: 0.03, power: 0.9, max_looks: 45}\ngate:\n"
     )

@@ -16,6 +16,7 @@ from mlops_core.evaluate import (
     REJECT,
     GateThresholds,
     classification_metrics,
+    cluster_groups,
     evaluate_gate,
 )
 from mlops_core.sample_data import generate_transactions
@@ -230,3 +231,30 @@ def test_shown_better_on_one_metric_and_open_on_the_other_promotes_without_power
         assert "not held back for power" in verdict.reasons[-1]
     equal = champion + rng.normal(0, 0.05, len(y))
     assert evaluate_gate(y, equal, champion, strict).decision == INSUFFICIENT
+
+
+def test_gate_draws_a_customers_burst_whole_when_rows_share_it() -> None:
+    """A challenger that ranks some fraudsters' whole bursts differently: the rows of a burst
+    are not independent evidence, so the interval on customers is wider than on rows."""
+    rng = np.random.default_rng(8)
+    customers, burst = 60, 10
+    y = np.r_[np.ones(customers * burst), np.zeros(6_000)].astype(int)
+    customer = np.r_[np.repeat(np.arange(customers), burst), 100 + rng.integers(0, 3_000, 6_000)]
+    frame = pd.DataFrame({"customer_id": customer, "is_fraud": y})
+    champion = rng.normal(0, 1, len(y)) + 2.0 * y
+    shift = rng.normal(0, 1.0, customers)[np.minimum(customer, customers - 1)] * y
+    challenger = champion + shift
+    groups = cluster_groups(frame, "customer_id")
+    on_rows = evaluate_gate(y, challenger, champion, T)
+    whole = evaluate_gate(y, challenger, champion, T, groups=groups)
+
+    def width(verdict) -> float:
+        diff = verdict.evidence["comparisons"][0]["difference"]
+        return diff["high"] - diff["low"]
+
+    assert width(whole) > 1.5 * width(on_rows)
+    assert whole.evidence["groups"] == len(np.unique(customer)) and "groups" not in on_rows.evidence
+    assert f"of {whole.evidence['groups']} groups, resampled whole" in whole.to_markdown()
+    assert cluster_groups(frame, "") is None
+    with pytest.raises(KeyError, match="cluster column 'card'"):
+        cluster_groups(frame, "card")
