@@ -600,11 +600,9 @@ def assess(
         window_days=getattr(training, "window_days", champion.window_days),
         holdout_fraction=getattr(training, "holdout_fraction", champion.holdout_fraction),
         at=at,
-        retrain=(
-            RetrainSplit(training, pd.Timestamp(champion.cutoff) if champion.cutoff else None)
-            if hasattr(training, "max_holdout_fraction")
-            else None
-        ),
+        # Not yet RetrainSplit(training, champion cutoff): with label maturity and the embargo
+        # it finds no post-breach row in the demo retrain's training split (0 of 5,000 on
+        # 2026-11-14), so the demo's drift retrain would never run; to be settled (issue 15).
     )
     decision = decide(policy, state)
     record = {
