@@ -142,9 +142,9 @@ def cluster_weights(
     resample keeps about the holdout's positives. Every row of a drawn group weighs the
     group's multiplicity; chunks are (positives' weights, negatives' weights) as there."""
     y = np.asarray(y).astype(bool)
-    _, codes = np.unique(np.asarray(groups), return_inverse=True)
+    keys, codes = np.unique(np.asarray(groups), return_inverse=True)
+    has_positive = np.bincount(codes.ravel(), weights=y, minlength=len(keys)) > 0
     codes = codes.ravel()
-    has_positive = np.bincount(codes, weights=y, minlength=codes.max(initial=-1) + 1) > 0
     strata = [np.flatnonzero(has_positive), np.flatnonzero(~has_positive)]
     rng = np.random.default_rng(seed)
     pos_codes, neg_codes = codes[y], codes[~y]

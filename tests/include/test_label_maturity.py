@@ -259,9 +259,11 @@ def test_retrain_policy_counts_post_breach_rows_the_pooled_holdout_takes(tmp_pat
 
     storage = LocalStorage(tmp_path)
     first = dt.date(2026, 11, 1)
+    frames = {}
     for offset in range(10):
         day = first + dt.timedelta(days=offset)
-        _lake_day(storage, day, generate_transactions(day, n_rows=3_000))
+        frames[day.isoformat()] = generate_transactions(day, n_rows=3_000)
+        _lake_day(storage, day, frames[day.isoformat()])
     day = first + dt.timedelta(days=9)
     params = TrainParams(
         window_days=10,
@@ -291,13 +293,7 @@ def test_retrain_policy_counts_post_breach_rows_the_pooled_holdout_takes(tmp_pat
     assert plain.rows_for_training >= 6_000 and decide(policy, plain).retrain
     # The same window split as training splits it: the new days' rows in its training split.
     window = pd.concat(
-        [
-            generate_transactions(first + dt.timedelta(days=o), n_rows=3_000).assign(
-                _partition=(first + dt.timedelta(days=o)).isoformat()
-            )
-            for o in range(10)
-        ],
-        ignore_index=True,
+        [frame.assign(_partition=part) for part, frame in frames.items()], ignore_index=True
     )
     train, holdout, _ = split_for_gate(
         matured_for_training(window, SCHEMA, day).frame, SCHEMA, params, None
