@@ -46,7 +46,7 @@ HISTORY_START = dt.date(2026, 11, 1)
 TRAIN_DAY = dt.date(2026, 11, 7)
 SCORE_DAYS = [dt.date(2026, 11, 8), dt.date(2026, 11, 9), dt.date(2026, 11, 10)]
 BAD_DAY = dt.date(2026, 11, 11)
-MONITOR_DAYS = [dt.date(2026, 11, 12) + dt.timedelta(days=i) for i in range(4)]
+MONITOR_DAYS = [dt.date(2026, 11, 12) + dt.timedelta(days=i) for i in range(6)]
 DRIFT_FROM = dt.date(2026, 11, 13)
 REC_WINDOW = 28
 REC_TRAIN_DAY = dt.date(2026, 11, 7)
@@ -193,10 +193,11 @@ class DagRunner:
 
 
 def retraining_scenario(env: dict[str, str], rows: int, dag: DagRunner) -> dict[str, object]:
-    """Drift from DRIFT_FROM: monitoring flags it on the first drifted day; the policy retrains
-    on the second alert day (one alert day never retrains), once labels from the drifted period
-    have matured; the retrained model passes the gate and replaces the champion; later days do
-    not retrain again (cooldown)."""
+    """Drift from DRIFT_FROM: monitoring flags it on the first drifted day; one alert day never
+    retrains, and the policy waits until drifted rows with final labels reach the training
+    split a retrain would cut (the newest rows go to its holdout, one embargo day before it:
+    at the demo's 5,000 rows a day that is the fifth drifted day); the retrained model passes
+    the gate and replaces the champion."""
     from mlops_core import ledger, registry, sample_data
 
     settings, storage, schema = _lake(env)
@@ -206,7 +207,7 @@ def retraining_scenario(env: dict[str, str], rows: int, dag: DagRunner) -> dict[
             storage, schema, day, rows=rows, drift=1.0 if day >= DRIFT_FROM else 0.0
         )
     _say(f"landed {MONITOR_DAYS[0]}..{MONITOR_DAYS[-1]}; the data drifts from {DRIFT_FROM}")
-    # The four days are scored side by side with the champion (as the daily scoring runs would
+    # The days are scored side by side with the champion (as the daily scoring runs would
     # have scored them); monitoring then walks the days in order, as its daily runs would.
     dag.many("fraud_scoring", MONITOR_DAYS)
     decisions, retrain_runs = [], []
@@ -222,6 +223,7 @@ def retraining_scenario(env: dict[str, str], rows: int, dag: DagRunner) -> dict[
                 "drifted_features": record["drifted_features"],
                 "performance_level": record["performance_level"],
                 "retrain": record["decision"]["retrain"],
+                "rows_for_training": record["policy_state"]["rows_for_training"],
                 "reason": record["decision"]["reason"],
             }
         )

@@ -27,6 +27,15 @@ def end_of_day(day: dt.date) -> pd.Timestamp:
     return pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
 
 
+def cutoff_timestamp(value: str | None) -> pd.Timestamp | None:
+    """A training run's ``cutoff`` param (its first holdout timestamp) as a UTC timestamp;
+    None when the run has none."""
+    if not value:
+        return None
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+
+
 @dataclass(frozen=True)
 class MaturedLabels:
     """The rows whose labels are final by ``as_of``, and how many were left out."""

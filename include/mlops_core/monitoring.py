@@ -38,7 +38,12 @@ from mlops_core.drift import (
 from mlops_core.errors import InputMissingError, SelfEvaluationError
 from mlops_core.evaluate import classification_metrics
 from mlops_core.knobs import PerformanceThresholds  # noqa: F401 - re-exported
-from mlops_core.maturity import end_of_day, matured_for_training, matured_within
+from mlops_core.maturity import (
+    cutoff_timestamp,
+    end_of_day,
+    matured_for_training,
+    matured_within,
+)
 from mlops_core.performance import Sample, compare_performance, prevalence_check
 from mlops_core.policy import Decision, PolicyInput, RetrainPolicy, decide
 from mlops_core.schema import DatasetSchema
@@ -600,9 +605,10 @@ def assess(
         window_days=getattr(training, "window_days", champion.window_days),
         holdout_fraction=getattr(training, "holdout_fraction", champion.holdout_fraction),
         at=at,
-        # Not yet RetrainSplit(training, champion cutoff): with label maturity and the embargo
-        # it finds no post-breach row in the demo retrain's training split (0 of 5,000 on
-        # 2026-11-14), so the demo's drift retrain would never run; to be settled (issue 15).
+        # Counted on the split the retrain would really make (labels final by ``day``, the
+        # pooled holdout, the embargo): post-breach rows sit in the holdout and the embargo
+        # first, so a retrain waits until they reach its training split.
+        retrain=training and RetrainSplit(training, cutoff_timestamp(champion.cutoff)),
     )
     decision = decide(policy, state)
     record = {

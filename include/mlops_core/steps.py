@@ -39,7 +39,7 @@ from mlops_core.evaluate import (
 )
 from mlops_core.extract import ExtractResult, list_landing
 from mlops_core.incidents import runbook_ref
-from mlops_core.maturity import matured_for_training
+from mlops_core.maturity import cutoff_timestamp, matured_for_training
 from mlops_core.outputs import OutputManifest
 from mlops_core.provenance import log_training_dataset
 from mlops_core.schema import DatasetSchema
@@ -329,11 +329,7 @@ def _champion_cutoff(settings: Settings, model_name: str) -> pd.Timestamp | None
     champion = registry.resolve(uri, model_name)
     if champion is None:
         return None
-    value = registry.client(uri).get_run(champion.run_id).data.params.get("cutoff")
-    if value is None:
-        return None
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    return cutoff_timestamp(registry.client(uri).get_run(champion.run_id).data.params.get("cutoff"))
 
 
 def _log_evaluation(uri: str, run_id: str, result: Any, schema: DatasetSchema, params) -> None:

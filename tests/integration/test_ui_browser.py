@@ -81,7 +81,14 @@ def test_ui_login_dags_and_trigger_form(cluster: AirflowCluster, tmp_path: Path)
                 r["dag_run_id"]
                 for r in cluster.api("GET", "/dags/fraud_training/dagRuns")["dag_runs"]
             }
-            page.get_by_test_id("trigger-dag-submit").click()
+            submit = page.get_by_test_id("trigger-dag-submit")
+            try:  # the form validates its Params before it enables the button
+                expect(submit).to_be_enabled(timeout=30_000)
+            except AssertionError as exc:
+                raise AssertionError(
+                    f"the trigger form kept its submit button disabled: {dialog.inner_text()}"
+                ) from exc
+            submit.click()
 
             deadline = time.monotonic() + 60
             new_runs = []
