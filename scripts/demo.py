@@ -196,8 +196,8 @@ def retraining_scenario(env: dict[str, str], rows: int, dag: DagRunner) -> dict[
     """Drift from DRIFT_FROM: monitoring flags it on the first drifted day; one alert day never
     retrains, and the policy waits until drifted rows with final labels reach the training
     split a retrain would cut (the newest rows go to its holdout, one embargo day before it:
-    at the demo's 5,000 rows a day that is the fifth drifted day); the retrained model passes
-    the gate and replaces the champion."""
+    at the demo's 5,000 rows a day that is the fourth drifted day); the retrained model passes
+    the gate and replaces the champion; the next alert does not retrain again (cooldown)."""
     from mlops_core import ledger, registry, sample_data
 
     settings, storage, schema = _lake(env)

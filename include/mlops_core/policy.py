@@ -88,9 +88,10 @@ def decide(policy: RetrainPolicy, state: PolicyInput) -> Decision:
         return Decision(
             False,
             f"not enough new labelled data: {state.new_labelled_rows} rows since the last "
-            f"retrain or the start of the breach, {state.in_holdout} of them would sit in the "
-            "retrain's holdout (training.holdout_fraction, or its pool of holdout_positives), "
-            f"leaving {state.rows_for_training} for training; policy needs "
+            f"retrain or the start of the breach, {state.in_holdout} of them would not enter "
+            "the retrain's training split (they sit in its holdout: training.holdout_fraction, "
+            "or its pool of holdout_positives; in the embargo gap before it; or their labels "
+            f"are not final yet), leaving {state.rows_for_training} for training; policy needs "
             f"{policy.min_new_labelled_rows} (min_new_labelled_rows)",
             state.level,
         )

@@ -136,6 +136,8 @@ def test_fraud_dags_local_lake(tmp_path: Path, live_dags) -> None:
     for day, decision in decisions.items():
         if day < drift_day:
             assert decision["drift_level"] == "ok" and not decision["retrain"], decision
+    later = [v for d, v in decisions.items() if d > retrain_day]
+    assert later and all("cooldown" in v["reason"] for v in later)  # no retrain storm
     assert _asset_events(env, "fraud_model_retrain_requested") == 1
     assert retraining["champion_before"] == "1" and retraining["champion_after"] == "2"
     assert _registry_champion(env) == "2"

@@ -239,7 +239,7 @@ def test_post_drift_rows_that_would_sit_in_the_holdout_do_not_count(tmp_path) ->
     strict = RetrainPolicy(min_new_labelled_rows=5_000)
     decision = decide(strict, state)
     assert not decision.retrain
-    assert "2000 of them would sit in the retrain's holdout" in decision.reason
+    assert "2000 of them would not enter the retrain's training split" in decision.reason
     assert "training.holdout_fraction" in decision.reason
     _decided(storage, 14, ALERT, False)
     later = _state(storage, 15)

@@ -83,7 +83,7 @@ def test_ui_login_dags_and_trigger_form(cluster: AirflowCluster, tmp_path: Path)
             }
             submit = page.get_by_test_id("trigger-dag-submit")
             try:  # the form validates its Params before it enables the button
-                expect(submit).to_be_enabled(timeout=30_000)
+                expect(submit).to_be_enabled(timeout=120_000)
             except AssertionError as exc:
                 raise AssertionError(
                     f"the trigger form kept its submit button disabled: {dialog.inner_text()}"
