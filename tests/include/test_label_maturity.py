@@ -303,3 +303,39 @@ def test_retrain_policy_counts_post_breach_rows_the_pooled_holdout_takes(tmp_pat
     assert pooled.holdout_rows == len(holdout) > plain.holdout_rows
     decision = decide(policy, pooled)
     assert not decision.retrain and "pool of holdout_positives" in decision.reason
+
+
+def test_retrain_split_on_text_labels_nulls_and_sparse_historical_days(tmp_path) -> None:
+    """The loans use case (labels ``default``/``repaid``, null features, March 2025) with a
+    third of its window missing: the policy's count is the split training cuts from the days
+    that are there."""
+    from mlops_core.generators import generate
+    from mlops_core.monitoring import RetrainSplit
+
+    spec = load_spec("loans")
+    schema, params = spec.dataset, spec.train
+    storage = LocalStorage(tmp_path)
+    end = dt.date(2025, 3, 20)
+    frames = {}
+    for offset in range(params.window_days):
+        if offset % 3 == 1:
+            continue  # sparse: no partition that day
+        day = end - dt.timedelta(days=offset)
+        frames[day.isoformat()] = frame = generate("loans", day, seed=11, rows=2_000)
+        path = storage.path(lake.working_data_key(schema.name, day))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, index=False)
+        marker = lake.working_prefix(schema.name, day) + lake.VALIDATED_MARKER
+        storage.write_bytes(marker, json.dumps({"rows": len(frame)}).encode())
+    assert any(f.isna().any().any() for f in frames.values())
+    assert set(pd.concat(frames.values())[schema.label_column].dropna()) == {"default", "repaid"}
+    new = sorted(frames)[-3:]
+
+    holdout_rows, kept = RetrainSplit(params).rows(storage, schema, end, new)
+
+    window = pd.concat([f.assign(_partition=p) for p, f in frames.items()], ignore_index=True)
+    train, holdout, _ = split_for_gate(
+        matured_for_training(window, schema, end).frame, schema, params, None
+    )
+    assert (holdout_rows, kept) == (len(holdout), int(train["_partition"].isin(new).sum()))
+    assert 0 < kept < sum(len(frames[p]) for p in new)  # the newest rows went to the holdout
