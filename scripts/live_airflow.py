@@ -135,7 +135,8 @@ def live_environment(
     live = dict(env)
     live.update(
         {
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            # LocalExecutor whose workers fork tasks with the heavy libraries already imported.
+            "AIRFLOW__CORE__EXECUTOR": "mlops_airflow.preload.PreloadingLocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(parallelism),
             "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin,{NOTES_USER}:op",

@@ -28,7 +28,7 @@ def test_binds_localhost_and_keeps_passwords_in_a_private_file(tmp_path: Path) -
     assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
     assert env["AIRFLOW__API__BASE_URL"] == "http://127.0.0.1:18080"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18080/execution/"
-    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "mlops_airflow.preload.PreloadingLocalExecutor"
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite:///")
     assert env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] == "True"
     pw_file = home / live_airflow.PASSWORDS_FILE

@@ -109,6 +109,8 @@ class AirflowCluster:
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://{pg}/{self.airflow_db}",
                 "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS[0]}:{REDIS[1]}/{int(self.tag, 16) % 15 + 1}",
                 "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{pg}/{self.airflow_db}",
+                # The worker imports the task libraries before forking its pool (as deployed).
+                "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "mlops_airflow.preload.CELERY_CONFIG",
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": f"mlops_{self.tag}",
                 "AIRFLOW__API__PORT": str(self.api_port),
                 "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{self.api_port}",

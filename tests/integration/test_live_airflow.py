@@ -303,3 +303,16 @@ def test_on_call_in_chromium(scheduled: Stack, failed_validate: dict, tmp_path: 
             page.screenshot(path=str(shots / "mlflow-run.png"))
         finally:
             browser.close()
+
+
+def test_tasks_fork_from_workers_that_preloaded_the_libraries(scheduled: Stack) -> None:
+    # The scheduler imported the task libraries before it forked the LocalExecutor's workers
+    # (plugins/mlops_airflow/preload.py); a failed import would show here as "N of M".
+    log = (scheduled.live.component_logs / "scheduler.log").read_text()
+    preloaded = [line for line in log.splitlines() if "Preloaded" in line]
+    assert preloaded, "the scheduler did not preload the task libraries"
+    assert "modules for forked tasks" in preloaded[0]
+    count = preloaded[0].split("Preloaded ")[1].split(" modules")[0]
+    done, _, total = count.partition(" of ")
+    assert done == total and int(total) > 0, preloaded[0]
+    assert log.index("Preloaded") < log.index("Worker starting up")

@@ -80,6 +80,11 @@ def test_training_promotes_champion_through_mlflow_server(
         Bucket=cluster.bucket, Prefix="mlflow/"
     )
     assert any(obj["Key"].endswith(".skops") for obj in keys.get("Contents", []))
+    # The Celery worker imported the task libraries before forking its pool, all of them.
+    worker_log = (cluster.logs / "worker.log").read_text()
+    [line] = [x for x in worker_log.splitlines() if "modules for forked tasks" in x][:1]
+    done, total = line.split("Preloaded ")[1].split(" modules")[0].split(" of ")
+    assert done == total and int(total) > 0, line
 
 
 def test_deferred_sensor_resumes_when_marker_lands_on_s3(
