@@ -6,9 +6,9 @@ pandas, scikit-learn, MLflow and Great Expectations again: about 9 s of CPU per 
 stack, more than most of our tasks spend working. Imported in the parent before it forks,
 the modules are inherited copy-on-write, as gunicorn's ``preload_app`` does for web workers.
 
-Which modules: ``MLOPS_PRELOAD_MODULES`` (comma-separated; empty turns preloading off), else
-:data:`DEFAULT_MODULES`. A module that fails to import is logged and skipped: the task that
-needs it then fails with the real error in its own log.
+Which modules: ``MLOPS_PRELOAD_MODULES`` (comma-separated; ``none`` turns preloading off), or
+:data:`DEFAULT_MODULES` when it is unset or empty. A module that fails to import is logged
+and skipped: the task that needs it then fails with the real error in its own log.
 
 Enable it with ``AIRFLOW__CORE__EXECUTOR=mlops_airflow.preload.PreloadingLocalExecutor``, or for
 Celery with ``AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=mlops_airflow.preload.CELERY_CONFIG``.
@@ -48,10 +48,13 @@ DEFAULT_MODULES: tuple[str, ...] = (
 
 
 def configured_modules(env: dict[str, str] | os._Environ[str] = os.environ) -> tuple[str, ...]:
-    """The modules to preload: ``MLOPS_PRELOAD_MODULES`` if set (empty means none)."""
-    raw = env.get("MLOPS_PRELOAD_MODULES")
-    if raw is None:
+    """The modules to preload: ``MLOPS_PRELOAD_MODULES`` if set and not empty (``none``: no
+    modules), else :data:`DEFAULT_MODULES`."""
+    raw = env.get("MLOPS_PRELOAD_MODULES", "").strip()
+    if not raw:
         return DEFAULT_MODULES
+    if raw.lower() == "none":
+        return ()
     return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 

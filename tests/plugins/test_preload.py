@@ -42,7 +42,8 @@ def _fresh_python(code: str, **env: str) -> dict:
 
 def test_configured_modules_come_from_the_environment() -> None:
     assert preload.configured_modules({}) == preload.DEFAULT_MODULES
-    assert preload.configured_modules({"MLOPS_PRELOAD_MODULES": ""}) == ()
+    assert preload.configured_modules({"MLOPS_PRELOAD_MODULES": ""}) == preload.DEFAULT_MODULES
+    assert preload.configured_modules({"MLOPS_PRELOAD_MODULES": " None "}) == ()
     assert preload.configured_modules({"MLOPS_PRELOAD_MODULES": " json, wave ,"}) == (
         "json",
         "wave",
