@@ -117,8 +117,7 @@ def test_celery_config_preloads_when_the_worker_starts() -> None:
     }
 
 
-@pytest.mark.parametrize("name", ["CELERY_CONFIG"])
-def test_celery_config_is_built_once(name: str) -> None:
-    assert getattr(preload, name) is getattr(preload, name)
+def test_celery_config_is_built_once() -> None:
+    assert preload.CELERY_CONFIG is preload.CELERY_CONFIG
     with pytest.raises(AttributeError):
         preload.NOT_A_SETTING  # noqa: B018
